@@ -1,0 +1,77 @@
+//! The benchmark handler: `greeter.v1.GreeterService` with `SayHello` and `SayGoodbye`.
+//!
+//! The wire shape is the seed's performance test server's, so the same k6 clients work:
+//! request `{"name": "Ada"}`, response `{"message": "Hello, Ada!"}`.
+//!
+//! ```
+//! use interceptor_bench::greeter::{Greeter, SAY_HELLO};
+//! use interceptor_bench::rpc::RpcRequest;
+//! use tower::ServiceExt;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let request = RpcRequest::new(SAY_HELLO, serde_json::json!({"name": "Ada"}));
+//! let response = Greeter::new().oneshot(request).await.unwrap();
+//! assert_eq!(response.message["message"], "Hello, Ada!");
+//! # });
+//! ```
+
+use std::future::{Ready, ready};
+use std::task::{Context, Poll};
+
+use serde_json::json;
+use tower::Service;
+
+use crate::rpc::{Code, FieldKind, MessageSchema, RpcError, RpcRequest, RpcResponse, RpcResult};
+
+/// The greeter service's fully qualified name.
+pub const SERVICE: &str = "greeter.v1.GreeterService";
+/// The `SayHello` procedure.
+pub const SAY_HELLO: &str = "greeter.v1.GreeterService/SayHello";
+/// The `SayGoodbye` procedure.
+pub const SAY_GOODBYE: &str = "greeter.v1.GreeterService/SayGoodbye";
+
+const NAME_FIELD: &[(&str, FieldKind)] = &[("name", FieldKind::String)];
+
+/// The request schema of both methods: `{"name": string}`.
+pub const SAY_HELLO_REQUEST: MessageSchema = MessageSchema::new("greeter.v1.SayHelloRequest", NAME_FIELD);
+/// The request schema of `SayGoodbye`.
+pub const SAY_GOODBYE_REQUEST: MessageSchema = MessageSchema::new("greeter.v1.SayGoodbyeRequest", NAME_FIELD);
+
+/// The greeter's methods with their request schemas, for the codec's router.
+pub const METHODS: &[(&str, MessageSchema)] = &[(SAY_HELLO, SAY_HELLO_REQUEST), (SAY_GOODBYE, SAY_GOODBYE_REQUEST)];
+
+/// The greeter handler; stateless, always ready.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Greeter;
+
+impl Greeter {
+    /// A greeter.
+    pub const fn new() -> Self {
+        Greeter
+    }
+
+    fn answer(request: &RpcRequest) -> RpcResult {
+        let greeting = match request.procedure.as_str() {
+            SAY_HELLO => "Hello",
+            SAY_GOODBYE => "Goodbye",
+            other => return Err(RpcError::new(Code::Unimplemented, format!("{other} is not implemented"))),
+        };
+        // proto3: an absent or null string field is the empty string.
+        let name = request.message.get("name").and_then(|name| name.as_str()).unwrap_or("");
+        Ok(RpcResponse::new(json!({ "message": format!("{greeting}, {name}!") })))
+    }
+}
+
+impl Service<RpcRequest> for Greeter {
+    type Response = RpcResponse;
+    type Error = RpcError;
+    type Future = Ready<RpcResult>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: RpcRequest) -> Self::Future {
+        ready(Self::answer(&request))
+    }
+}

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: the `method_filter` interceptor is not implemented yet.

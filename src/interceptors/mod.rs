@@ -1,0 +1,17 @@
+//! The interceptors, one module each: a `Layer` holding configuration only, the `Service` it
+//! wraps around an RPC service, and the service's response future.
+//!
+//! Every interceptor wraps a `tower::Service<RpcRequest, Response = RpcResponse, Error = RpcError>`
+//! and is itself one, so they stack in any order; [`crate::stack`] names the orders that matter.
+
+pub mod bulkhead;
+pub mod circuit_breaker;
+pub mod error_handler;
+pub mod fallback;
+pub mod logger;
+pub mod method_filter;
+pub mod otel;
+pub mod retry;
+pub mod serializer;
+pub mod timeout;
+pub mod validation;

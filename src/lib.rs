@@ -1,0 +1,26 @@
+//! # interceptor-bench
+//!
+//! What does each interceptor in a tower RPC stack cost, and did this change make it worse?
+//!
+//! The crate answers at three depths from one catalog of stacks ([`stack`]):
+//! in-process (criterion calls the tower service directly), over loopback HTTP (a real hyper
+//! server and client), and under load (the seed's k6 scenarios).
+//!
+//! ```text
+//! HTTP request ─► connect codec ─► interceptor stack (tower Layers) ─► handler (greeter)
+//! HTTP response ◄─ encode message or Connect error JSON + HTTP status ◄──────┘
+//! ```
+//!
+//! - [`rpc`]: the model every interceptor sees — procedure, headers, deadline, message, and
+//!   Connect error codes with their HTTP statuses.
+//! - [`connect`]: the Connect unary JSON codec, the only place that knows about HTTP bodies.
+//! - [`greeter`]: the benchmark handler.
+//! - [`interceptors`]: one module per interceptor (Layer + Service + ResponseFuture).
+//! - [`stack`]: the named stacks and a builder for your own, including your own `tower::Layer`.
+#![warn(missing_docs)]
+
+pub mod connect;
+pub mod greeter;
+pub mod interceptors;
+pub mod rpc;
+pub mod stack;

@@ -1,0 +1,356 @@
+//! The stack catalog: named interceptor stacks, and a builder for your own.
+//!
+//! Every later part — the in-process benches, the loopback benches, `ibench serve` — builds its
+//! services from this one catalog, so a stack means the same thing at every depth.
+//!
+//! Order is onion order: the first interceptor listed is the outermost, it sees the request
+//! first and the response last. The seed's full chain is
+//! `error_handler → timeout → bulkhead → circuit_breaker → retry → validation → serializer → logger → otel`:
+//! the error handler outermost so that nothing escapes it; the timeout outside the retry so
+//! that retries never outlive the deadline; the bulkhead outside the breaker so that rejected
+//! calls never count as failures; validation inside the resilience layers so that business
+//! errors reach the breaker, which ignores them.
+//!
+//! ```
+//! use interceptor_bench::greeter::{Greeter, SAY_HELLO};
+//! use interceptor_bench::rpc::RpcRequest;
+//! use interceptor_bench::stack::{Interceptor, Interceptors, Stack, catalog};
+//! use tower::ServiceExt;
+//!
+//! let full = catalog().into_iter().find(|stack| stack.name() == "full").unwrap();
+//! assert_eq!(full.interceptor_names()[0], "error_handler");
+//!
+//! let mine = Stack::builder("mine")
+//!     .interceptor(Interceptor::Timeout)
+//!     .layer("identity", tower::layer::util::Identity::new())
+//!     .build();
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let service = mine.service(&Interceptors::default(), Greeter::new());
+//! let request = RpcRequest::new(SAY_HELLO, serde_json::json!({"name": "Ada"}));
+//! let response = service.oneshot(request).await.unwrap();
+//! assert_eq!(response.message["message"], "Hello, Ada!");
+//! # });
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, Service};
+
+use crate::interceptors::{
+    bulkhead::BulkheadLayer, circuit_breaker::CircuitBreakerLayer, error_handler::ErrorHandlerLayer,
+    fallback::FallbackLayer, logger::LoggerLayer, otel::OtelLayer, retry::RetryLayer, serializer::SerializerLayer,
+    timeout::TimeoutLayer, validation::ValidationLayer,
+};
+use crate::rpc::{RpcError, RpcRequest, RpcResponse};
+
+/// A type-erased RPC service: what every catalog stack builds to.
+pub type BoxRpcService = BoxCloneSyncService<RpcRequest, RpcResponse, RpcError>;
+
+/// The built-in interceptors, by name.
+///
+/// ```
+/// use interceptor_bench::stack::Interceptor;
+/// assert_eq!("circuit_breaker".parse::<Interceptor>(), Ok(Interceptor::CircuitBreaker));
+/// assert_eq!(Interceptor::Otel.name(), "otel");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interceptor {
+    /// Turns any failure, a panic included, into a Connect error.
+    ErrorHandler,
+    /// Fails the call with `deadline_exceeded` past its limit or the client's deadline.
+    Timeout,
+    /// Caps calls in flight and queued; rejects the rest with `resource_exhausted`.
+    Bulkhead,
+    /// Fails fast with `unavailable` after consecutive server-side failures.
+    CircuitBreaker,
+    /// Retries `unavailable` and `resource_exhausted` with backoff, within the deadline.
+    Retry,
+    /// Answers a configured message when the call fails.
+    Fallback,
+    /// Checks declarative field rules; rejects with `invalid_argument`.
+    Validation,
+    /// Converts the messages to their JSON bytes and back around the call.
+    Serializer,
+    /// One structured `tracing` event per call.
+    Logger,
+    /// One OpenTelemetry server span per call.
+    Otel,
+}
+
+impl Interceptor {
+    /// Every built-in interceptor.
+    pub const ALL: [Interceptor; 10] = [
+        Interceptor::ErrorHandler,
+        Interceptor::Timeout,
+        Interceptor::Bulkhead,
+        Interceptor::CircuitBreaker,
+        Interceptor::Retry,
+        Interceptor::Fallback,
+        Interceptor::Validation,
+        Interceptor::Serializer,
+        Interceptor::Logger,
+        Interceptor::Otel,
+    ];
+
+    /// The seed's full chain, outermost first.
+    pub const FULL_CHAIN: [Interceptor; 9] = [
+        Interceptor::ErrorHandler,
+        Interceptor::Timeout,
+        Interceptor::Bulkhead,
+        Interceptor::CircuitBreaker,
+        Interceptor::Retry,
+        Interceptor::Validation,
+        Interceptor::Serializer,
+        Interceptor::Logger,
+        Interceptor::Otel,
+    ];
+
+    /// The interceptor's name, as used in stack listings and on the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Interceptor::ErrorHandler => "error_handler",
+            Interceptor::Timeout => "timeout",
+            Interceptor::Bulkhead => "bulkhead",
+            Interceptor::CircuitBreaker => "circuit_breaker",
+            Interceptor::Retry => "retry",
+            Interceptor::Fallback => "fallback",
+            Interceptor::Validation => "validation",
+            Interceptor::Serializer => "serializer",
+            Interceptor::Logger => "logger",
+            Interceptor::Otel => "otel",
+        }
+    }
+}
+
+impl fmt::Display for Interceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The error for a name that is no built-in interceptor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown interceptor {0:?}; known: error_handler, timeout, bulkhead, circuit_breaker, retry, fallback, validation, serializer, logger, otel"
+)]
+pub struct UnknownInterceptor(pub String);
+
+impl FromStr for Interceptor {
+    type Err = UnknownInterceptor;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Interceptor::ALL.into_iter().find(|i| i.name() == s).ok_or_else(|| UnknownInterceptor(s.to_owned()))
+    }
+}
+
+/// The configuration of every built-in interceptor, as their layers.
+///
+/// `Default` gives the seed framework's defaults, with the logger writing to a sink and the
+/// OpenTelemetry SDK exporting nowhere, so that benches never measure a terminal.
+/// Layers hold configuration only: a stack's shared state (the bulkhead's permits, the
+/// breaker's counts) is created when the stack is built, once per built service.
+#[derive(Clone, Default)]
+pub struct Interceptors {
+    /// See [`crate::interceptors::error_handler`].
+    pub error_handler: ErrorHandlerLayer,
+    /// See [`crate::interceptors::timeout`].
+    pub timeout: TimeoutLayer,
+    /// See [`crate::interceptors::bulkhead`].
+    pub bulkhead: BulkheadLayer,
+    /// See [`crate::interceptors::circuit_breaker`].
+    pub circuit_breaker: CircuitBreakerLayer,
+    /// See [`crate::interceptors::retry`].
+    pub retry: RetryLayer,
+    /// See [`crate::interceptors::fallback`].
+    pub fallback: FallbackLayer,
+    /// See [`crate::interceptors::validation`].
+    pub validation: ValidationLayer,
+    /// See [`crate::interceptors::serializer`].
+    pub serializer: SerializerLayer,
+    /// See [`crate::interceptors::logger`].
+    pub logger: LoggerLayer,
+    /// See [`crate::interceptors::otel`].
+    pub otel: OtelLayer,
+}
+
+impl Interceptors {
+    /// Wraps `inner` in the built-in interceptor `which`.
+    pub fn wrap(&self, which: Interceptor, inner: BoxRpcService) -> BoxRpcService {
+        match which {
+            Interceptor::ErrorHandler => BoxRpcService::new(self.error_handler.layer(inner)),
+            Interceptor::Timeout => BoxRpcService::new(self.timeout.layer(inner)),
+            Interceptor::Bulkhead => BoxRpcService::new(self.bulkhead.layer(inner)),
+            Interceptor::CircuitBreaker => BoxRpcService::new(self.circuit_breaker.layer(inner)),
+            Interceptor::Retry => BoxRpcService::new(self.retry.layer(inner)),
+            Interceptor::Fallback => BoxRpcService::new(self.fallback.layer(inner)),
+            Interceptor::Validation => BoxRpcService::new(self.validation.layer(inner)),
+            Interceptor::Serializer => BoxRpcService::new(self.serializer.layer(inner)),
+            Interceptor::Logger => BoxRpcService::new(self.logger.layer(inner)),
+            Interceptor::Otel => BoxRpcService::new(self.otel.layer(inner)),
+        }
+    }
+}
+
+type WrapFn = Arc<dyn Fn(BoxRpcService) -> BoxRpcService + Send + Sync>;
+
+#[derive(Clone)]
+enum Part {
+    Builtin(Interceptor),
+    Custom { name: String, wrap: WrapFn },
+}
+
+impl Part {
+    fn name(&self) -> &str {
+        match self {
+            Part::Builtin(interceptor) => interceptor.name(),
+            Part::Custom { name, .. } => name,
+        }
+    }
+}
+
+/// A named interceptor stack, outermost interceptor first.
+#[derive(Clone)]
+pub struct Stack {
+    name: String,
+    parts: Vec<Part>,
+}
+
+impl fmt::Debug for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack").field("name", &self.name).field("interceptors", &self.interceptor_names()).finish()
+    }
+}
+
+impl Stack {
+    /// Starts a custom stack called `name`.
+    pub fn builder(name: impl Into<String>) -> StackBuilder {
+        StackBuilder { stack: Stack { name: name.into(), parts: Vec::new() } }
+    }
+
+    /// A stack of built-in interceptors, outermost first.
+    pub fn of(name: impl Into<String>, interceptors: &[Interceptor]) -> Stack {
+        interceptors.iter().fold(Stack::builder(name), |builder, &i| builder.interceptor(i)).build()
+    }
+
+    /// The stack's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The interceptors' names, outermost first.
+    pub fn interceptor_names(&self) -> Vec<&str> {
+        self.parts.iter().map(Part::name).collect()
+    }
+
+    /// How many interceptors the stack has.
+    pub fn len(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// True for a stack with no interceptors (the baseline).
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// Builds the stack around `handler` with the given interceptor configuration.
+    ///
+    /// Each interceptor is one boxed service; the handler is boxed too, so a stack of `n`
+    /// interceptors costs `n` extra dynamic calls over the baseline, and the in-process benches
+    /// count that as part of each interceptor's cost.
+    pub fn service<H>(&self, interceptors: &Interceptors, handler: H) -> BoxRpcService
+    where
+        H: Service<RpcRequest, Response = RpcResponse, Error = RpcError> + Clone + Send + Sync + 'static,
+        H::Future: Send + 'static,
+    {
+        self.parts.iter().rev().fold(BoxRpcService::new(handler), |inner, part| match part {
+            Part::Builtin(interceptor) => interceptors.wrap(*interceptor, inner),
+            Part::Custom { wrap, .. } => wrap(inner),
+        })
+    }
+}
+
+/// Builds a [`Stack`]: built-in interceptors and your own layers, outermost first.
+pub struct StackBuilder {
+    stack: Stack,
+}
+
+impl StackBuilder {
+    /// Adds a built-in interceptor inside the ones added so far.
+    pub fn interceptor(mut self, interceptor: Interceptor) -> Self {
+        self.stack.parts.push(Part::Builtin(interceptor));
+        self
+    }
+
+    /// Adds your own `tower::Layer`, named `name` in listings and bench ids.
+    pub fn layer<L>(mut self, name: impl Into<String>, layer: L) -> Self
+    where
+        L: Layer<BoxRpcService> + Send + Sync + 'static,
+        L::Service: Service<RpcRequest, Response = RpcResponse, Error = RpcError> + Clone + Send + Sync + 'static,
+        <L::Service as Service<RpcRequest>>::Future: Send + 'static,
+    {
+        let wrap: WrapFn = Arc::new(move |inner| BoxRpcService::new(layer.layer(inner)));
+        self.stack.parts.push(Part::Custom { name: name.into(), wrap });
+        self
+    }
+
+    /// The finished stack.
+    pub fn build(self) -> Stack {
+        self.stack
+    }
+}
+
+/// The seed's listener stacks: `baseline`, `validation`, `logger`, `tracing` and `full`,
+/// in the order of the seed's ports (8080 full, 8081 baseline, 8082 validation,
+/// 8083 logger, 8084 tracing).
+pub fn seed_stacks() -> Vec<Stack> {
+    vec![
+        Stack::of("full", &Interceptor::FULL_CHAIN),
+        Stack::of("baseline", &[]),
+        Stack::of("validation", &[Interceptor::Validation]),
+        Stack::of("logger", &[Interceptor::Logger]),
+        Stack::of("tracing", &[Interceptor::Otel]),
+    ]
+}
+
+/// Every named stack: the seed's five, then each remaining interceptor alone under its own
+/// name (`otel` alone is the seed's `tracing`).
+pub fn catalog() -> Vec<Stack> {
+    let mut stacks = seed_stacks();
+    for interceptor in Interceptor::ALL {
+        let covered = matches!(interceptor, Interceptor::Validation | Interceptor::Logger | Interceptor::Otel);
+        if !covered {
+            stacks.push(Stack::of(interceptor.name(), &[interceptor]));
+        }
+    }
+    stacks
+}
+
+/// The stack called `name` in the [`catalog`], or an error listing the known names.
+///
+/// ```
+/// use interceptor_bench::stack::find;
+/// assert_eq!(find("full").unwrap().len(), 9);
+/// assert!(find("nope").unwrap_err().contains("baseline"));
+/// ```
+pub fn find(name: &str) -> Result<Stack, String> {
+    let stacks = catalog();
+    let known: Vec<String> = stacks.iter().map(|s| s.name().to_owned()).collect();
+    stacks
+        .into_iter()
+        .find(|stack| stack.name() == name)
+        .ok_or_else(|| format!("unknown stack {name:?}; known stacks: {}", known.join(", ")))
+}
+
+/// The full chain built up one interceptor at a time: `chain/1` is the error handler alone,
+/// `chain/2` adds the timeout inside it, … `chain/9` is the full chain. Benchmarked beside
+/// `baseline`, consecutive differences give each interceptor's cost in its place in the chain.
+pub fn cumulative_chain() -> Vec<Stack> {
+    (1..=Interceptor::FULL_CHAIN.len())
+        .map(|n| Stack::of(format!("chain/{n}"), &Interceptor::FULL_CHAIN[..n]))
+        .collect()
+}
