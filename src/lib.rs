@@ -23,4 +23,5 @@ pub mod connect;
 pub mod greeter;
 pub mod interceptors;
 pub mod rpc;
+pub mod server;
 pub mod stack;
