@@ -296,6 +296,17 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn the_stack_builder_applies_an_interceptor_to_matching_procedures_only() {
+        use crate::stack::{Interceptor, Interceptors, Stack};
+        let stack = Stack::builder("hello-only").interceptor_for(SAY_HELLO, Interceptor::Validation).unwrap().build();
+        let service = stack.service(&Interceptors::default(), Greeter::new());
+        let hello = service.clone().oneshot(RpcRequest::new(SAY_HELLO, json!({"name": ""}))).await;
+        assert_eq!(hello.unwrap_err().code, Code::InvalidArgument);
+        let goodbye = service.oneshot(RpcRequest::new(SAY_GOODBYE, json!({"name": ""}))).await;
+        assert_eq!(goodbye.unwrap().message["message"], "Goodbye, !");
+    }
+
     #[test]
     fn invalid_patterns_are_errors() {
         for pattern in [
