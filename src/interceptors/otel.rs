@@ -27,7 +27,8 @@
 //!
 //! let exporter = InMemorySpanExporter::default();
 //! let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
-//! let service = OtelLayer::with_provider(provider).layer(Greeter::new());
+//! let layer = OtelLayer::with_provider(provider); // keeps the provider (and its spans) alive
+//! let service = layer.layer(Greeter::new());
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let mut request = RpcRequest::new(SAY_HELLO, serde_json::json!({"name": "Ada"}));
 //! let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
