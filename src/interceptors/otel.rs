@@ -104,7 +104,7 @@ impl OtelLayer {
     /// ```
     #[cfg(feature = "otlp")]
     pub fn otlp(endpoint: &str) -> Result<Self, opentelemetry_otlp::ExporterBuildError> {
-        use opentelemetry_otlp::{WithExportConfig, WithHttpConfig as _};
+        use opentelemetry_otlp::WithExportConfig;
         let exporter = opentelemetry_otlp::SpanExporter::builder().with_http().with_endpoint(endpoint).build()?;
         Ok(OtelLayer::with_provider(SdkTracerProvider::builder().with_batch_exporter(exporter).build()))
     }
@@ -350,5 +350,15 @@ mod tests {
         assert!(exporter.get_finished_spans().unwrap().is_empty());
         drop(call);
         assert_eq!(exporter.get_finished_spans().unwrap().len(), 1);
+    }
+
+    /// Port 9 (discard) on loopback: nothing listens, so every export fails; the call must not.
+    #[cfg(feature = "otlp")]
+    #[tokio::test]
+    async fn otlp_export_failures_do_not_fail_the_call() {
+        let layer = OtelLayer::otlp("http://127.0.0.1:9/v1/traces").unwrap();
+        let response = layer.layer(Greeter::new()).oneshot(RpcRequest::new(SAY_HELLO, json!({"name": "Ada"}))).await;
+        assert!(response.is_ok());
+        assert!(layer.provider().force_flush().is_err(), "the export to a closed port fails");
     }
 }
