@@ -40,18 +40,11 @@ use serde::Serialize;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service};
 
+use crate::interceptors::method_filter::{InvalidPattern, MethodFilterLayer, ProcedurePattern};
 use crate::interceptors::{
-    bulkhead::BulkheadLayer,
-    circuit_breaker::CircuitBreakerLayer,
-    error_handler::ErrorHandlerLayer,
-    fallback::FallbackLayer,
-    logger::LoggerLayer,
-    method_filter::{InvalidPattern, MethodFilterLayer, ProcedurePattern},
-    otel::OtelLayer,
-    retry::RetryLayer,
-    serializer::SerializerLayer,
-    timeout::TimeoutLayer,
-    validation::ValidationLayer,
+    bulkhead::BulkheadLayer, circuit_breaker::CircuitBreakerLayer, error_handler::ErrorHandlerLayer,
+    fallback::FallbackLayer, logger::LoggerLayer, otel::OtelLayer, retry::RetryLayer, serializer::SerializerLayer,
+    timeout::TimeoutLayer, validation::ValidationLayer,
 };
 use crate::rpc::{RpcError, RpcRequest, RpcResponse};
 
