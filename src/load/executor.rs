@@ -7,10 +7,13 @@
 //!
 //! **Open** (k6 `ramping-arrival-rate`): iterations start on a schedule, whatever the server
 //! does. The rate follows the stages, `target VUs × rate_per_vu` iterations per second, ramping
-//! linearly; there is no think time (the rate replaces it). Each iteration's first request is
-//! timed from its *intended* start, so time spent waiting for a free VU or for a stalled
-//! server counts. Iterations whose time comes while every VU of the pool is busy are dropped
-//! and counted (`dropped_iterations`); a free VU takes the most recent due iteration.
+//! linearly; there is no think time (the rate replaces it). A stalled server cannot hide: the
+//! iterations due during the stall still start on time on other VUs of the pool and wait with
+//! it, and an iteration that found no VU free at its due time is timed from that due time, so
+//! the wait for a VU counts too. (An iteration whose VU was free and waiting is timed from its
+//! actual start: the timer's millisecond of coarseness is the generator's, not the server's.)
+//! Iterations whose time comes while every VU of the pool is busy are dropped and counted
+//! (`dropped_iterations`); a free VU takes the most recent due iteration.
 //!
 //! ```
 //! use interceptor_bench::load::executor::RateSchedule;
@@ -310,10 +313,19 @@ pub(crate) async fn open_vu(shared: Arc<Shared>, id: usize, state: Arc<OpenState
         let Some(k) = state.claim(now) else { break };
         let Some(offset) = state.schedule.time_of(k) else { break };
         let due = state.start + offset;
-        if due > now + EARLY_START && pause_until(&shared, due).await {
-            break;
-        }
-        vu.iterate(&shared, due.min(Instant::now())).await;
+        // Claimed ahead: this VU was free at the due time, and only the timer's coarseness (up to
+        // a millisecond) stands between them; that is the generator's delay, not the server's,
+        // so it is timed from its actual start. Claimed late: it waited for a free VU, and that
+        // wait is the server's doing, so it is timed from the due time.
+        let since = if due > now + EARLY_START {
+            if pause_until(&shared, due).await {
+                break;
+            }
+            Instant::now()
+        } else {
+            due.min(now)
+        };
+        vu.iterate(&shared, since).await;
     }
 }
 
