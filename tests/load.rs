@@ -312,3 +312,79 @@ async fn open_model_latency_includes_a_stall_that_the_closed_model_hides() {
     assert!(dropped < 10, "enough VUs for the stall: {dropped} dropped");
     assert!(open.metrics.iterations.count >= 380, "200/s for 2 s: {}", open.metrics.iterations.count);
 }
+
+#[tokio::test]
+async fn an_abort_on_fail_threshold_stops_the_run_early() {
+    let server = start("full");
+    let targets = Targets::new().with(&format!("full=http://{}", server.addr())).unwrap();
+    let scenario = Scenario::builtin("basic-load").unwrap().scaled(0.01, 0.02);
+    let impossible = "http_req_duration: max<0.001".parse::<load::threshold::Threshold>().unwrap();
+    let options = LoadOptions::new().threshold(impossible.abort_on_fail(Duration::from_millis(300)));
+    let report = load::run(&scenario, &targets, &options).await.unwrap();
+    assert_eq!(report.aborted_by.as_deref(), Some("http_req_duration: max<0.001"));
+    assert!(report.duration_ms >= 300.0, "not before its delay: {}", report.duration_ms);
+    assert!(report.duration_ms < report.planned_duration_ms / 2.0, "stopped early: {}", report.duration_ms);
+    assert!(!report.passed);
+    assert!(report.summary().contains("ABORTED early"));
+}
+
+#[test]
+fn runs_a_custom_toml_scenario_in_the_open_model_and_reports_bad_files_by_line() {
+    let servers = vec![("baseline".to_owned(), start("baseline"))];
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("mine.toml");
+    std::fs::write(
+        &good,
+        r#"
+name = "mine"
+executor = "open"
+listeners = ["baseline"]
+start_vus = 2
+stages = [{ duration = "600ms", target = 2 }, { duration = "400ms", target = 4 }]
+rate_per_vu = 100
+
+[thresholds]
+http_req_failed = ["rate<0.01"]
+"http_reqs{listener:baseline}" = ["count>100"]
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("mine.json");
+    let mut all = args(&[good.to_str().unwrap(), "--no-progress", "--out", &format!("json={}", out.display())]);
+    all.extend(target_args(&servers));
+    let output = ibench_load(&all);
+    assert_eq!(output.status.code(), Some(0));
+    let report = read_json(&out);
+    assert_eq!(report["executor"], "open");
+    assert_eq!(report["open_model"]["peak_rate"], 400.0);
+    // 2 VUs × 100/s for 0.6 s, then 200 → 400/s over 0.4 s: 120 + 120 iterations.
+    let iterations = report["metrics"]["iterations"]["count"].as_u64().unwrap();
+    let dropped = report["metrics"]["dropped_iterations"]["count"].as_u64().unwrap();
+    assert_eq!(iterations + dropped, 240, "{iterations} run + {dropped} dropped");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"bad\"\nlisteners = [\"baseline\"]\nstages = [{ duration = \"soon\", target = 1 }]\n",
+    )
+    .unwrap();
+    let output = ibench_load(&args(&[bad.to_str().unwrap()]));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad.toml") && stderr.contains("line 3") && stderr.contains("bad duration"), "{stderr}");
+}
+
+#[test]
+fn any_builtin_runs_in_the_open_model() {
+    let servers = vec![("full".to_owned(), start("full"))];
+    let (_, report) = run_seed(
+        "basic-load",
+        &["--duration-scale", "0.004", "--vus-scale", "0.05", "--executor", "open"],
+        &servers,
+        &[],
+    );
+    assert_eq!(report["executor"], "open");
+    // 5 VUs at the plateau × 10 iterations/s per VU.
+    assert_eq!(report["open_model"]["peak_rate"], 50.0);
+    assert_eq!(report["passed"], true);
+}
