@@ -319,8 +319,10 @@ pub(crate) async fn open_vu(shared: Arc<Shared>, id: usize, state: Arc<OpenState
         // wait is the server's doing, so it is timed from the due time.
         let since = if due > now + EARLY_START {
             if pause_until(&shared, due).await {
-                // Claimed, never started: it counts as dropped.
-                state.dropped.fetch_add(1, Ordering::Relaxed);
+                // Due before the run ended, yet never started: it counts as dropped.
+                if due <= Instant::now() {
+                    state.dropped.fetch_add(1, Ordering::Relaxed);
+                }
                 break;
             }
             Instant::now()
