@@ -219,6 +219,21 @@ async fn preflight(name: &str, target: &Target) -> Result<(), LoadError> {
     }
 }
 
+/// Every VU keeps one connection per listener open: raise the soft open-files limit to fit
+/// them (and some spare), or refuse to start rather than count the generator's own `EMFILE`s
+/// as server failures.
+fn raise_file_limit(connections: u64) -> Result<(), LoadError> {
+    const SPARE: u64 = 64;
+    let needed = connections + SPARE;
+    match rlimit::increase_nofile_limit(needed) {
+        Ok(limit) if limit >= needed => Ok(()),
+        Ok(limit) => Err(LoadError::Option(format!(
+            "this run keeps {connections} connections open but the open-files limit is {limit}; raise it (ulimit -n {needed}) or lower --vus-scale / --max-vus"
+        ))),
+        Err(error) => Err(LoadError::Option(format!("cannot read the open-files limit: {error}"))),
+    }
+}
+
 fn default_interval(total: Duration) -> Duration {
     if total >= Duration::from_secs(60) { Duration::from_secs(1) } else { (total / 60).max(Duration::from_millis(10)) }
 }
@@ -260,6 +275,11 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
         return Err(LoadError::Option(format!("--rate must be a positive number, not {rate}")));
     }
     let mut sampler = options.server_pid.map(Sampler::new).transpose().map_err(LoadError::Option)?;
+    let pool = match executor_kind {
+        ExecutorKind::Closed => scenario.peak_vus(),
+        ExecutorKind::Open => options.max_vus.unwrap_or(scenario.peak_vus()).max(1),
+    };
+    raise_file_limit(u64::from(pool) * scenario.listeners.len() as u64)?;
 
     let total = scenario.total_duration();
     let interval = options.interval.unwrap_or_else(|| default_interval(total));
@@ -287,11 +307,11 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
     let mut vus = JoinSet::new();
     let mut spawned = 0u32;
     let (open_state, vus_max) = match executor_kind {
-        ExecutorKind::Closed => (None, scenario.peak_vus()),
+        ExecutorKind::Closed => (None, pool),
         ExecutorKind::Open => {
             let peak = f64::from(scenario.peak_vus().max(1));
             let rate_per_vu = options.rate.map_or(scenario.rate_per_vu, |rate| rate / peak);
-            let max_vus = options.max_vus.unwrap_or(scenario.peak_vus()).max(1);
+            let max_vus = pool;
             let state = Arc::new(OpenState {
                 schedule: RateSchedule::new(scenario.start_vus, &scenario.stages, rate_per_vu),
                 start,

@@ -509,3 +509,84 @@ pub fn write_json(path: &Path, value: &impl Serialize, force: bool) -> Result<()
         _ => io(error),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::client::Outcome;
+    use crate::load::metrics::Totals;
+
+    const OK: Outcome = Outcome { status: Some(200), message_ok: true, transport_error: false };
+
+    fn cell(latency_ms: u64, requests: usize, failed: usize) -> Cell {
+        let mut cell = Cell::new();
+        for index in 0..requests {
+            let outcome = if index < failed {
+                Outcome { status: Some(503), message_ok: false, transport_error: false }
+            } else {
+                OK
+            };
+            cell.record(Duration::from_millis(latency_ms), outcome);
+        }
+        cell
+    }
+
+    fn report() -> Report {
+        let mut scenario = Scenario::builtin("interceptor-overhead").unwrap();
+        scenario.listeners = vec!["baseline".into(), "full".into(), "validation".into()];
+        scenario.thresholds = vec![
+            "interceptor_overhead{listener:full}: med<2".parse().unwrap(),
+            "interceptor_overhead{listener:validation}: p(95)<2".parse().unwrap(),
+            "http_req_failed{listener:validation}: rate<0.01".parse().unwrap(),
+            "http_reqs: rate>=150".parse().unwrap(),
+        ];
+        // baseline 1 ms; full 10 ms over 9 interceptors = 1 ms each; validation 4 ms = 3 ms over.
+        let totals = Totals { cells: vec![vec![cell(1, 100, 0), cell(10, 100, 0), cell(4, 100, 10)]], iterations: 100 };
+        Report::build(RunFacts {
+            scenario: &scenario,
+            executor: ExecutorKind::Closed,
+            open_model: None,
+            targets: BTreeMap::new(),
+            totals,
+            series: Series::new(Duration::from_secs(1)),
+            elapsed: Duration::from_secs(2),
+            dropped: 0,
+            interrupted: 0,
+            vus: MinMax { min: 1, max: 10 },
+            vus_max: 10,
+            aborted_by: None,
+            resources: None,
+            extra_thresholds: &[],
+        })
+    }
+
+    #[test]
+    fn overhead_is_the_difference_over_baseline_per_interceptor() {
+        let report = report();
+        let overhead = report.overhead.as_ref().unwrap();
+        let full = overhead.listeners["full"];
+        assert_eq!(full.interceptors, 9);
+        assert!((full.med_ms - 9.0).abs() < 0.02, "{full:?}");
+        assert!((full.per_interceptor_med_ms - 1.0).abs() < 0.01, "{full:?}");
+        let validation = overhead.listeners["validation"];
+        assert!((validation.per_interceptor_p95_ms - 3.0).abs() < 0.01, "{validation:?}");
+        assert!(!overhead.listeners.contains_key("baseline"));
+    }
+
+    #[test]
+    fn thresholds_read_the_right_values() {
+        let report = report();
+        let verdicts: Vec<(Option<f64>, bool)> = report.thresholds.iter().map(|t| (t.value, t.ok)).collect();
+        assert!(verdicts[0].1, "full: 1 ms per interceptor < 2");
+        assert!(!verdicts[1].1, "validation: 3 ms > 2");
+        assert_eq!(verdicts[2], (Some(0.1), false));
+        assert_eq!(verdicts[3], (Some(150.0), true));
+        assert!(!report.passed);
+        assert_eq!(report.exit_code(), 1);
+        assert_eq!(report.metrics.requests.http_req_failed, Rate { rate: 10.0 / 300.0, trues: 10, total: 300 });
+        // No data fails a threshold rather than passing it.
+        let recovery: Threshold = "spike_recovery_time: value<1".parse().unwrap();
+        assert_eq!(report.verdict(&recovery).value, None);
+        assert!(!report.verdict(&recovery).ok);
+    }
+}

@@ -105,6 +105,10 @@ pub fn run(args: Args) -> ExitCode {
         Ok(scenario) => scenario.scaled(args.duration_scale, args.vus_scale),
         Err(error) => return bad_input(error),
     };
+    let open = args.executor.unwrap_or(scenario.executor) == ExecutorKind::Open;
+    if !open && (args.rate.is_some() || args.max_vus.is_some()) {
+        return bad_input("--rate and --max-vus apply to the open model: add --executor open");
+    }
     let targets = Targets::seed(&args.host, args.port_offset)
         .and_then(|seed| args.targets.iter().try_fold(seed, |targets, target| targets.with(target)));
     let targets = match targets {
