@@ -75,11 +75,6 @@ impl Caller {
         Caller { uri, host, body, expected: format!("Hello, {name}!"), target, connection: None }
     }
 
-    /// The target called.
-    pub fn target(&self) -> &Target {
-        &self.target
-    }
-
     async fn connect(&self) -> Result<http1::SendRequest<Full<Bytes>>, ()> {
         let stream = TcpStream::connect(self.target.addr()).await.map_err(drop)?;
         let _ = stream.set_nodelay(true);

@@ -235,7 +235,12 @@ fn raise_file_limit(connections: u64) -> Result<(), LoadError> {
 }
 
 fn default_interval(total: Duration) -> Duration {
-    if total >= Duration::from_secs(60) { Duration::from_secs(1) } else { (total / 60).max(Duration::from_millis(10)) }
+    if total >= Duration::from_secs(60) {
+        Duration::from_secs(1)
+    } else {
+        // Whole milliseconds, so that the series' timestamps are round numbers.
+        Duration::from_millis((total.as_millis() / 60) as u64).max(Duration::from_millis(10))
+    }
 }
 
 fn progress_bar(options: &LoadOptions, total: Duration) -> ProgressBar {

@@ -34,9 +34,12 @@ use super::scenario::ExecutorKind;
 /// assert_eq!(format_ms(0.25), "250µs");
 /// assert_eq!(format_ms(12.345), "12.35ms");
 /// assert_eq!(format_ms(1500.0), "1.5s");
+/// assert_eq!(format_ms(0.0), "0s");
 /// ```
 pub fn format_ms(ms: f64) -> String {
-    if ms.abs() < 1.0 {
+    if ms == 0.0 {
+        "0s".to_owned()
+    } else if ms.abs() < 1.0 {
         format!("{}µs", trim(ms * 1e3))
     } else if ms.abs() < 1000.0 {
         format!("{}ms", trim(ms))
