@@ -388,3 +388,15 @@ fn any_builtin_runs_in_the_open_model() {
     assert_eq!(report["open_model"]["peak_rate"], 50.0);
     assert_eq!(report["passed"], true);
 }
+
+#[test]
+fn the_committed_scenario_files_are_valid() {
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files = 0;
+    for entry in std::fs::read_dir(directory).unwrap() {
+        let path = entry.unwrap().path();
+        Scenario::load(path.to_str().unwrap()).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        files += 1;
+    }
+    assert!(files >= 2);
+}
