@@ -183,7 +183,7 @@ fn interceptor_overhead_reports_every_listener_and_per_interceptor_costs() {
 fn bad_input_exits_2_with_a_clear_message() {
     let server = start("full");
     let full = format!("full=http://{}", server.addr());
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["basic-load", "--threshold", "http_req_duration: p(95)<<1"], "bad threshold"),
         (&["basic-load", "--threshold", "nope: p(95)<1"], "unknown metric"),
         (&["basic-load", "--target", "full=http://192.0.2.1:8080"], "not loopback"),
@@ -191,6 +191,7 @@ fn bad_input_exits_2_with_a_clear_message() {
         (&["nonsense"], "unknown scenario"),
         (&["basic-load", "--vus-scale", "0"], "positive"),
         (&["basic-load", "--out", "csv=x.csv"], "json=FILE"),
+        (&["basic-load", "--threshold", "server_rss_mb: max<100"], "needs --server-pid"),
     ];
     for (case, expected) in cases {
         let mut all = args(case);

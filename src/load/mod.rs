@@ -262,6 +262,11 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
     let mut checked = scenario.clone();
     checked.thresholds.extend(options.thresholds.iter().cloned());
     checked.validate()?;
+    if options.server_pid.is_none()
+        && let Some(threshold) = checked.thresholds.iter().find(|t| t.metric.name.starts_with("server_"))
+    {
+        return Err(LoadError::Option(format!("threshold {threshold} needs --server-pid PID to sample the server")));
+    }
     let executor_kind = options.executor.unwrap_or(scenario.executor);
     let known = || targets.iter().map(|(name, _)| name).collect::<Vec<_>>().join(", ");
     let mut listener_targets = Vec::with_capacity(scenario.listeners.len());
