@@ -302,20 +302,27 @@ pub struct Point {
     pub vus: u32,
 }
 
-/// The time series, with each interval's histogram kept for rolling percentiles.
+/// The time series; optionally with each interval's histogram kept, for rolling percentiles.
 #[derive(Debug, Clone)]
 pub struct Series {
     /// Interval length.
     pub interval: Duration,
     /// One point per interval, from the start.
     pub points: Vec<Point>,
-    histograms: Vec<Histogram<u64>>,
+    histograms: Option<Vec<Histogram<u64>>>,
 }
 
 impl Series {
     /// An empty series of `interval`-long points.
     pub fn new(interval: Duration) -> Self {
-        Series { interval, points: Vec::new(), histograms: Vec::new() }
+        Series { interval, points: Vec::new(), histograms: None }
+    }
+
+    /// Also keeps every interval's histogram (up to ~100 kB each), which
+    /// [`Series::rolling_p95`] and [`Series::recovery_time`] need.
+    pub fn keep_histograms(mut self) -> Self {
+        self.histograms = Some(Vec::new());
+        self
     }
 
     /// Adds drained buckets, filling gaps with empty points; `vus` and `dropped` go to the last.
@@ -339,15 +346,18 @@ impl Series {
                 p99: percentile_ms(h, 99.0),
                 vus,
             });
-            self.histograms.push(bucket.cell.duration);
+            if let Some(histograms) = &mut self.histograms {
+                histograms.push(bucket.cell.duration);
+            }
         }
     }
 
-    /// The p95 (ms) over the `window` intervals ending with interval `index`.
+    /// The p95 (ms) over the `window` intervals ending with interval `index`; `None` without
+    /// requests or without [`Series::keep_histograms`].
     pub fn rolling_p95(&self, index: usize, window: usize) -> Option<f64> {
         let from = (index + 1).saturating_sub(window.max(1));
         let mut merged = Histogram::<u64>::new(3).ok()?;
-        for histogram in self.histograms.get(from..=index)? {
+        for histogram in self.histograms.as_ref()?.get(from..=index)? {
             merged.add(histogram).ok()?;
         }
         percentile_ms(&merged, 95.0)
@@ -395,7 +405,7 @@ mod tests {
     }
 
     fn series(latencies: &[u64]) -> Series {
-        let mut series = Series::new(Duration::from_secs(1));
+        let mut series = Series::new(Duration::from_secs(1)).keep_histograms();
         let buckets = latencies.iter().enumerate().map(|(i, &ms)| (i as u64, bucket(ms, 10))).collect();
         series.extend(buckets, latencies.len() as u64, 1, 0);
         series

@@ -339,7 +339,9 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
 
     let abort_thresholds: Vec<&Threshold> = checked.thresholds.iter().filter(|t| t.abort_on_fail).collect();
     let bar = progress_bar(options, total);
-    let mut series = Series::new(interval);
+    // Rolling percentiles for the spike's recovery need every interval's histogram.
+    let mut series =
+        if scenario.spike.is_some() { Series::new(interval).keep_histograms() } else { Series::new(interval) };
     let mut drained = 0u64;
     let mut dropped_seen = 0u64;
     let mut aborted_by = None;
