@@ -401,3 +401,50 @@ fn the_committed_scenario_files_are_valid() {
     }
     assert!(files >= 2);
 }
+
+#[test]
+fn samples_the_server_process_from_proc() {
+    // The in-test server runs in this very process.
+    let servers = vec![("full".to_owned(), start("full"))];
+    let pid = std::process::id().to_string();
+    let (output, report) = run_seed(
+        "basic-load",
+        &["--duration-scale", "0.004", "--vus-scale", "0.02"],
+        &servers,
+        &["--server-pid", &pid, "--threshold", "server_rss_mb: max<100000"],
+    );
+    let resources = &report["resources"];
+    assert_eq!(resources["source"], format!("pid {pid}"));
+    assert!(resources["samples"].as_u64().unwrap() >= 2);
+    assert!(resources["rss_peak_mb"].as_f64().unwrap() > 1.0);
+    assert!(thresholds(&report)["server_rss_mb: max<100000"]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("SERVER (pid {pid}")));
+}
+
+#[tokio::test]
+async fn samples_the_server_from_its_prometheus_metrics() {
+    const METRICS: &str = "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 52428800\nprocess_cpu_seconds_total 12.5\n";
+    let greeter = ConnectService::greeter(Greeter::new());
+    let service = tower::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+        let greeter = greeter.clone();
+        async move {
+            if request.uri().path() == "/metrics" {
+                return Ok(http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
+                    METRICS.as_bytes(),
+                ))));
+            }
+            greeter.oneshot(request).await
+        }
+    });
+    let server = BackgroundServer::start_service(service).unwrap();
+    let targets = Targets::new().with(&format!("full=http://{}", server.addr())).unwrap();
+    let metrics = load::Target::parse(&format!("http://{}/metrics", server.addr())).unwrap();
+    let options = LoadOptions::new().server(load::resources::Source::Metrics(metrics));
+    let scenario = Scenario::builtin("basic-load").unwrap().scaled(0.004, 0.02);
+    let report = load::run(&scenario, &targets, &options).await.unwrap();
+    let resources = report.resources.unwrap();
+    assert_eq!(resources.rss_peak_mb, 50.0);
+    assert_eq!(resources.cpu_mean_percent, 0.0);
+    assert!(resources.within_targets);
+    assert!(resources.source.ends_with("/metrics"));
+}

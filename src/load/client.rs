@@ -55,6 +55,27 @@ struct Reply<'a> {
     message: std::borrow::Cow<'a, str>,
 }
 
+/// `GET`s the target's URL (its path included) on a fresh connection and returns the body of
+/// a 200 answer as text; `None` on any failure or after `timeout`.
+pub async fn get_text(target: &Target, timeout: Duration) -> Option<String> {
+    let fetch = async {
+        let stream = TcpStream::connect(target.addr()).await.ok()?;
+        let (mut sender, connection) = http1::handshake(TokioIo::new(stream)).await.ok()?;
+        tokio::spawn(connection);
+        let request = http::Request::get(target.base_path())
+            .header(HOST, target.authority())
+            .body(Full::new(Bytes::new()))
+            .ok()?;
+        let response = sender.send_request(request).await.ok()?;
+        if response.status() != http::StatusCode::OK {
+            return None;
+        }
+        let body = response.into_body().collect().await.ok()?.to_bytes();
+        String::from_utf8(body.to_vec()).ok()
+    };
+    tokio::time::timeout(timeout, fetch).await.ok().flatten()
+}
+
 /// A VU's client for one target: keeps its connection open across calls and reconnects
 /// when the server closed it.
 pub struct Caller {

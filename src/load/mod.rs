@@ -49,7 +49,7 @@ use self::executor::{OpenState, RateSchedule, Shared, VuSchedule, open_vu, spawn
 use self::metrics::{Recorder, Series};
 pub use self::output::Report;
 use self::output::{MinMax, OpenModel, RunFacts};
-use self::resources::Sampler;
+use self::resources::{Sampler, Source};
 pub use self::scenario::{ExecutorKind, Scenario, ScenarioError};
 pub use self::target::{Target, Targets};
 use self::threshold::Threshold;
@@ -74,7 +74,7 @@ pub struct LoadOptions {
     timeout: Duration,
     grace: Duration,
     interval: Option<Duration>,
-    server_pid: Option<u32>,
+    server: Option<Source>,
     progress: bool,
     thresholds: Vec<Threshold>,
     cancel: CancellationToken,
@@ -96,7 +96,7 @@ impl LoadOptions {
             timeout: Duration::from_secs(10),
             grace: Duration::from_secs(5),
             interval: None,
-            server_pid: None,
+            server: None,
             progress: false,
             thresholds: Vec::new(),
             cancel: CancellationToken::new(),
@@ -144,9 +144,9 @@ impl LoadOptions {
         self
     }
 
-    /// Samples this process's memory and CPU once a second.
-    pub fn server_pid(mut self, pid: u32) -> Self {
-        self.server_pid = Some(pid);
+    /// Samples the server's memory and CPU once a second from `/proc` or its `/metrics`.
+    pub fn server(mut self, source: Source) -> Self {
+        self.server = Some(source);
         self
     }
 
@@ -262,10 +262,12 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
     let mut checked = scenario.clone();
     checked.thresholds.extend(options.thresholds.iter().cloned());
     checked.validate()?;
-    if options.server_pid.is_none()
+    if options.server.is_none()
         && let Some(threshold) = checked.thresholds.iter().find(|t| t.metric.name.starts_with("server_"))
     {
-        return Err(LoadError::Option(format!("threshold {threshold} needs --server-pid PID to sample the server")));
+        return Err(LoadError::Option(format!(
+            "threshold {threshold} needs --server-pid PID or --server-metrics URL to sample the server"
+        )));
     }
     let executor_kind = options.executor.unwrap_or(scenario.executor);
     let known = || targets.iter().map(|(name, _)| name).collect::<Vec<_>>().join(", ");
@@ -284,7 +286,10 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
     {
         return Err(LoadError::Option(format!("--rate must be a positive number, not {rate}")));
     }
-    let mut sampler = options.server_pid.map(Sampler::new).transpose().map_err(LoadError::Option)?;
+    let mut sampler = match options.server.clone() {
+        Some(source) => Some(Sampler::new(source).await.map_err(LoadError::Option)?),
+        None => None,
+    };
     let pool = match executor_kind {
         ExecutorKind::Closed => scenario.peak_vus(),
         ExecutorKind::Open => options.max_vus.unwrap_or(scenario.peak_vus()).max(1),
@@ -416,7 +421,7 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
         if let Some(sampler) = &mut sampler
             && now - last_sample >= Duration::from_secs(1)
         {
-            sampler.sample();
+            sampler.sample().await;
             last_sample = now;
         }
         if finished {

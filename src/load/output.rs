@@ -18,7 +18,7 @@
 //!   "overhead": null | { "baseline", "listeners": { NAME: { "interceptors", "med_ms", "p95_ms",
 //!                        "per_interceptor_med_ms", "per_interceptor_p95_ms" } } },
 //!   "spike": null | { "end_ms", "p95_limit_ms", "window_ms", "recovery_time_ms": null | number },
-//!   "resources": null | { "pid", "samples", "rss_peak_mb", "rss_mean_mb", "cpu_peak_percent",
+//!   "resources": null | { "source", "samples", "rss_peak_mb", "rss_mean_mb", "cpu_peak_percent",
 //!                         "cpu_mean_percent", "rss_target_mb", "cpu_target_percent", "within_targets" },
 //!   "thresholds": [{ "metric", "condition", "value": null | number, "ok", "abort_on_fail" }],
 //!   "passed": bool,
@@ -254,7 +254,7 @@ pub struct Report {
     pub overhead: Option<Overhead>,
     /// Spike end and recovery.
     pub spike: Option<SpikeReport>,
-    /// Server resources, with `--server-pid`.
+    /// Server resources, with `--server-pid` or `--server-metrics`.
     pub resources: Option<Resources>,
     /// Threshold verdicts.
     pub thresholds: Vec<ThresholdResult>,

@@ -184,8 +184,8 @@ impl Report {
             let mark = if resources.within_targets { '✓' } else { '✗' };
             let _ = writeln!(
                 out,
-                "\n   SERVER (pid {}, {} samples) {mark} RSS peak {:.1} MB, mean {:.1} MB (target < {} MB); CPU peak {:.1}%, mean {:.1}% of one core (target < {}%)",
-                resources.pid,
+                "\n   SERVER ({}, {} samples) {mark} RSS peak {:.1} MB, mean {:.1} MB (target < {} MB); CPU peak {:.1}%, mean {:.1}% of one core (target < {}%)",
+                resources.source,
                 resources.samples,
                 resources.rss_peak_mb,
                 resources.rss_mean_mb,

@@ -73,6 +73,11 @@ impl Target {
         &self.authority
     }
 
+    /// The URL's own path, `/` when it has none.
+    pub fn base_path(&self) -> &str {
+        if self.path_prefix.is_empty() { "/" } else { &self.path_prefix }
+    }
+
     /// The path of `procedure` on this target.
     pub fn path(&self, procedure: &str) -> String {
         format!("{}/{procedure}", self.path_prefix)

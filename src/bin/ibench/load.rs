@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use interceptor_bench::load::output::{check_writable, write_json};
+use interceptor_bench::load::resources::Source;
 use interceptor_bench::load::scenario::BUILTINS;
 use interceptor_bench::load::threshold::Threshold;
-use interceptor_bench::load::{self, ExecutorKind, LoadOptions, Scenario, Targets};
+use interceptor_bench::load::{self, ExecutorKind, LoadOptions, Scenario, Target, Targets};
 use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args)]
@@ -53,9 +54,12 @@ pub struct Args {
     /// Replace the --out file if it exists (atomically).
     #[arg(long)]
     force: bool,
-    /// Sample this server process's memory and CPU once a second.
-    #[arg(long)]
+    /// Sample this server process's memory and CPU from /proc once a second.
+    #[arg(long, conflicts_with = "server_metrics")]
     server_pid: Option<u32>,
+    /// Sample them from the server's Prometheus endpoint instead (loopback), e.g. http://127.0.0.1:8080/metrics.
+    #[arg(long, value_name = "URL")]
+    server_metrics: Option<String>,
     /// No progress bar (it is off anyway when standard output is not a terminal).
     #[arg(long)]
     no_progress: bool,
@@ -143,7 +147,13 @@ pub fn run(args: Args) -> ExitCode {
         options = options.max_vus(max_vus);
     }
     if let Some(pid) = args.server_pid {
-        options = options.server_pid(pid);
+        options = options.server(Source::Pid(pid));
+    }
+    if let Some(url) = &args.server_metrics {
+        match Target::parse(url) {
+            Ok(target) => options = options.server(Source::Metrics(target)),
+            Err(error) => return bad_input(format!("--server-metrics: {error}")),
+        }
     }
     let runtime = if args.threads == 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
