@@ -322,11 +322,11 @@ async fn an_abort_on_fail_threshold_stops_the_run_early() {
     let impossible = "http_req_duration: max<0.001".parse::<load::threshold::Threshold>().unwrap();
     let options = LoadOptions::new().threshold(impossible.abort_on_fail(Duration::from_millis(300)));
     let report = load::run(&scenario, &targets, &options).await.unwrap();
-    assert_eq!(report.aborted_by.as_deref(), Some("http_req_duration: max<0.001"));
+    assert_eq!(report.aborted_by.as_deref(), Some("threshold http_req_duration: max<0.001 failed"));
     assert!(report.duration_ms >= 300.0, "not before its delay: {}", report.duration_ms);
     assert!(report.duration_ms < report.planned_duration_ms / 2.0, "stopped early: {}", report.duration_ms);
     assert!(!report.passed);
-    assert!(report.summary().contains("ABORTED early"));
+    assert!(report.summary().contains("ABORTED early: threshold http_req_duration: max<0.001 failed"));
 }
 
 #[test]
@@ -447,4 +447,23 @@ async fn samples_the_server_from_its_prometheus_metrics() {
     assert_eq!(resources.cpu_mean_percent, 0.0);
     assert!(resources.within_targets);
     assert!(resources.source.ends_with("/metrics"));
+}
+
+#[tokio::test]
+async fn a_cancelled_run_still_reports_but_does_not_pass() {
+    let server = start("full");
+    let targets = Targets::new().with(&format!("full=http://{}", server.addr())).unwrap();
+    let scenario = Scenario::builtin("basic-load").unwrap().scaled(0.01, 0.02);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let options = LoadOptions::new().cancel_on(cancel.clone());
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        cancel.cancel();
+    });
+    let report = load::run(&scenario, &targets, &options).await.unwrap();
+    canceller.await.unwrap();
+    assert!(report.metrics.requests.http_reqs.count > 0);
+    assert!(report.duration_ms < report.planned_duration_ms / 2.0);
+    assert_eq!(report.aborted_by.as_deref(), Some("cancelled before the end (Ctrl-C)"));
+    assert!(!report.passed);
 }

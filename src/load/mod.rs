@@ -413,7 +413,7 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
                         && snapshot.verdict(threshold).value.is_some_and(|value| !threshold.condition.holds(value))
                 });
                 if let Some(threshold) = failing {
-                    aborted_by = Some(threshold.to_string());
+                    aborted_by = Some(format!("threshold {threshold} failed"));
                     stop.cancel();
                 }
             }
@@ -432,6 +432,9 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
             () = sleep_until(next_tick.min(end)) => {}
             () = stop.cancelled() => {}
         }
+    }
+    if options.cancel.is_cancelled() && aborted_by.is_none() {
+        aborted_by = Some("cancelled before the end (Ctrl-C)".to_owned());
     }
     stop.cancel();
     let stopped = Instant::now();

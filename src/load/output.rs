@@ -8,7 +8,7 @@
 //! { "schema": "ibench.load/v1", "scenario", "description", "executor": "closed"|"open",
 //!   "open_model": null | { "peak_rate", "max_vus" },
 //!   "targets": { NAME: URL }, "stages": [{ "duration_ms", "target" }],
-//!   "planned_duration_ms", "duration_ms", "aborted_by": null | "threshold text",
+//!   "planned_duration_ms", "duration_ms", "aborted_by": null | "why it stopped early",
 //!   "metrics": { "http_req_duration": TREND, "http_req_failed": RATE, "checks": RATE,
 //!                "http_reqs": COUNTER, "iterations": COUNTER, "dropped_iterations": COUNTER,
 //!                "interrupted_iterations", "vus": { "min", "max" }, "vus_max" },
@@ -240,7 +240,7 @@ pub struct Report {
     pub planned_duration_ms: f64,
     /// How long the run took (ms).
     pub duration_ms: f64,
-    /// The abort-on-fail threshold that stopped the run early.
+    /// Why the run stopped early: an abort-on-fail threshold failed, or it was cancelled.
     pub aborted_by: Option<String>,
     /// Headline metrics.
     pub metrics: Metrics,

@@ -113,8 +113,8 @@ impl Report {
         );
         let targets: Vec<String> = self.targets.iter().map(|(name, url)| format!("{name}={url}")).collect();
         let _ = writeln!(out, "  targets: {}", targets.join(", "));
-        if let Some(threshold) = &self.aborted_by {
-            let _ = writeln!(out, "  ABORTED early: threshold {threshold} failed");
+        if let Some(reason) = &self.aborted_by {
+            let _ = writeln!(out, "  ABORTED early: {reason}");
         }
         out.push('\n');
         for check in &self.checks {
