@@ -22,6 +22,7 @@
 pub mod connect;
 pub mod greeter;
 pub mod interceptors;
+pub mod load;
 pub mod rpc;
 pub mod server;
 pub mod stack;
