@@ -22,7 +22,7 @@ use clap::Parser;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use interceptor_bench::greeter::SAY_HELLO;
-use interceptor_bench::server::{BackgroundServer, Server, ServerConfig};
+use interceptor_bench::server::{BackgroundServer, Server, ServerConfig, serve};
 use interceptor_bench::stack::{Interceptors, find};
 
 /// Requests per second of `ibench serve` listeners against bare hyper, under wrk.
@@ -40,6 +40,10 @@ struct Args {
     /// Catalog stacks to measure beside the anchor (repeatable).
     #[arg(long = "stack", default_values_t = ["baseline".to_owned(), "full".to_owned()])]
     stacks: Vec<String>,
+    /// Serve only the bare hyper anchor on 127.0.0.1:PORT until killed (no wrk): for
+    /// measuring its memory with your own load.
+    #[arg(long, value_name = "PORT")]
+    bare_only: Option<u16>,
     /// Also measure the baseline stack behind the bare Connect codec (no `/metrics` recording,
     /// no endpoint routing), to see what those cost.
     #[arg(long)]
@@ -114,7 +118,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// The bare anchor alone on `port`, on this thread's runtime, until the process is killed.
+fn serve_bare(port: u16) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| format!("port {port}: {e}"))?;
+        println!("bare-hyper http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+        serve(listener, tower::service_fn(bare_hello), std::future::pending()).await.map_err(|e| e.to_string())
+    })
+}
+
 fn run(args: &Args, script: &std::path::Path) -> Result<(), String> {
+    if let Some(port) = args.bare_only {
+        return serve_bare(port);
+    }
     let server = Server::new(ServerConfig::default());
     let interceptors = Interceptors::default();
     let mut servers = vec![(

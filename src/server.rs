@@ -320,7 +320,8 @@ impl Server {
                     };
                     let _ = stream.set_nodelay(true);
                     let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()));
-                    let connection = graceful.watch(connection.into_owned());
+                    // Boxed: the task then holds a pointer, not a second copy of the connection state.
+                    let connection = Box::pin(graceful.watch(connection.into_owned()));
                     let open = connections.open.clone();
                     open.inc();
                     tokio::spawn(async move {
