@@ -89,7 +89,8 @@ fn wrk(addr: SocketAddr, script: &std::path::Path, args: &Args) -> Result<f64, S
     if let Some(line) = text.lines().find(|l| l.contains("Non-2xx") || l.contains("Socket errors")) {
         return Err(format!("wrk saw failures: {line}"));
     }
-    let line = text.lines().find(|l| l.starts_with("Requests/sec:")).ok_or_else(|| format!("no Requests/sec in {text}"))?;
+    let line =
+        text.lines().find(|l| l.starts_with("Requests/sec:")).ok_or_else(|| format!("no Requests/sec in {text}"))?;
     line["Requests/sec:".len()..].trim().parse().map_err(|e| format!("bad Requests/sec line {line:?}: {e}"))
 }
 
@@ -122,7 +123,8 @@ fn main() -> ExitCode {
 fn serve_bare(port: u16) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| format!("port {port}: {e}"))?;
+        let listener =
+            tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| format!("port {port}: {e}"))?;
         println!("bare-hyper http://{}", listener.local_addr().map_err(|e| e.to_string())?);
         serve(listener, tower::service_fn(bare_hello), std::future::pending()).await.map_err(|e| e.to_string())
     })

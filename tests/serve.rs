@@ -58,9 +58,16 @@ impl Serve {
         Ok(ready)
     }
 
+    /// Everything it wrote to stderr, once it has exited.
     fn error_output(&mut self) -> String {
         self.wait();
-        self.stderr.try_iter().collect::<Vec<_>>().join("\n")
+        let deadline = Instant::now() + PATIENCE;
+        let mut lines = Vec::new();
+        // The reader thread delivers the last lines, then hangs up.
+        while let Ok(line) = self.stderr.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            lines.push(line);
+        }
+        lines.join("\n")
     }
 
     /// Waits for the next stderr line containing `needle`.
