@@ -97,8 +97,10 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
-    /// An HTTP/1 client that has not sent complete request headers this long after it started
-    /// (or, on a kept-alive connection, after the previous response) is disconnected.
+    /// An HTTP/1 client that has not sent complete request headers this long after it
+    /// connected, or after the previous response on a kept-alive connection, is disconnected:
+    /// hyper starts the timer when it waits for a request, so this is also the idle timeout of
+    /// HTTP/1 keep-alive connections.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
         self

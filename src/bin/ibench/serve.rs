@@ -43,7 +43,8 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = ServerConfig::default().get_max_connections())]
     max_connections: usize,
 
-    /// Close an HTTP/1 connection whose client takes longer than this to send request headers.
+    /// Close an HTTP/1 connection whose client takes longer than this to send request headers;
+    /// also the idle timeout of HTTP/1 keep-alive connections.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
     header_read_timeout: Duration,
 
