@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod load;
+mod serve;
 mod stacks;
 
 /// What does each interceptor in a tower RPC stack cost, and did this change make it worse?
@@ -22,6 +23,7 @@ enum Command {
     Stacks(stacks::Args),
     /// Run a load scenario (the seed's k6 scenarios, or your own TOML) against loopback listeners.
     Load(Box<load::Args>),
+    Serve(Box<serve::Args>),
 }
 
 fn main() -> ExitCode {
@@ -29,5 +31,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Stacks(args) => stacks::run(args),
         Command::Load(args) => load::run(*args),
+        Command::Serve(args) => serve::run(*args),
     }
 }
