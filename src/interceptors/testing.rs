@@ -15,7 +15,7 @@ use crate::greeter::SAY_HELLO;
 use crate::rpc::{Code, RpcError, RpcRequest, RpcResponse, RpcResult};
 
 /// What the scripted handler does with one call.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Step {
     /// Answers `{"message": "ok"}`.
     Answer,
@@ -77,7 +77,7 @@ impl Handler {
 
     fn next_step(&self) -> Step {
         let mut script = self.script.lock().unwrap();
-        if script.len() > 1 { script.pop_front().unwrap() } else { script[0].clone() }
+        if script.len() > 1 { script.pop_front().unwrap() } else { script[0] }
     }
 }
 
