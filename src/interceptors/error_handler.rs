@@ -236,6 +236,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_poll_ready_failure_is_answered_by_call() {
+        let handler = Handler::always(Step::Answer).failing_poll_ready(Code::Unavailable);
+        let mut service = ErrorHandlerLayer::new().layer(handler.clone());
+        std::future::poll_fn(|cx| service.poll_ready(cx)).await.expect("always ready");
+        let error = service.call(request()).await.unwrap_err();
+        assert_eq!(error, RpcError::new(Code::Unavailable, "scripted readiness failure"));
+        assert_eq!(handler.calls(), 0);
+    }
+
+    #[tokio::test]
     async fn rpc_errors_and_answers_pass_through_unchanged() {
         let handler = Handler::script([Step::Fail(Code::InvalidArgument), Step::Answer]);
         let service = ErrorHandlerLayer::new().layer(handler);

@@ -39,6 +39,7 @@ pub(crate) struct Handler {
     calls: Arc<AtomicUsize>,
     gate: Arc<Semaphore>,
     panic_in_poll_ready: bool,
+    not_ready: Option<Code>,
 }
 
 impl Handler {
@@ -51,6 +52,7 @@ impl Handler {
             calls: Arc::new(AtomicUsize::new(0)),
             gate: Arc::new(Semaphore::new(0)),
             panic_in_poll_ready: false,
+            not_ready: None,
         }
     }
 
@@ -62,6 +64,12 @@ impl Handler {
     /// Panics in `poll_ready` instead.
     pub(crate) fn panicking_in_poll_ready(mut self) -> Self {
         self.panic_in_poll_ready = true;
+        self
+    }
+
+    /// Fails `poll_ready` with `code` instead.
+    pub(crate) fn failing_poll_ready(mut self, code: Code) -> Self {
+        self.not_ready = Some(code);
         self
     }
 
@@ -88,7 +96,10 @@ impl Service<RpcRequest> for Handler {
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
         assert!(!self.panic_in_poll_ready, "scripted panic in poll_ready");
-        Poll::Ready(Ok(()))
+        Poll::Ready(match self.not_ready {
+            Some(code) => Err(RpcError::new(code, "scripted readiness failure")),
+            None => Ok(()),
+        })
     }
 
     fn call(&mut self, _request: RpcRequest) -> Self::Future {

@@ -232,6 +232,19 @@ mod tests {
         assert_eq!(service.oneshot(request()).await.unwrap_err().code, Code::NotFound);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn in_the_full_chain_retries_stop_at_the_client_deadline() {
+        use crate::stack::{Interceptor, Interceptors, Stack};
+
+        let handler = Handler::always(Step::Fail(Code::Unavailable));
+        let full = Stack::of("full", &Interceptor::FULL_CHAIN).service(&Interceptors::default(), handler.clone());
+        let start = Instant::now();
+        let request = request().with_deadline(start + Duration::from_millis(650));
+        assert_eq!(full.oneshot(request).await.unwrap_err().code, Code::Unavailable);
+        assert_eq!(handler.calls(), 3, "two retries fit before the deadline, a third would not");
+        assert!(start.elapsed() < Duration::from_millis(650));
+    }
+
     #[test]
     fn huge_limits_are_capped() {
         assert_eq!(TimeoutLayer::new(Duration::MAX).get_limit(), MAX_LIMIT);
