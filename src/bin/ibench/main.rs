@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod overhead;
 mod stacks;
 
 /// What does each interceptor in a tower RPC stack cost, and did this change make it worse?
@@ -19,11 +20,14 @@ struct Cli {
 enum Command {
     /// List every stack in the catalog with its interceptors, outermost first.
     Stacks(stacks::Args),
+    /// What each interceptor costs, from criterion's results (run `cargo bench` first).
+    Overhead(overhead::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Stacks(args) => stacks::run(args),
+        Command::Overhead(args) => overhead::run(args),
     }
 }

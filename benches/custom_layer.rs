@@ -1,0 +1,1 @@
+fn main() { interceptor_bench::probe(); }
