@@ -29,7 +29,7 @@ use crate::rpc::{RpcError, RpcRequest, RpcResponse};
 
 /// Requests are built ahead of each timed batch of at most this many calls, and answers are
 /// dropped after it, so that neither is timed.
-const BATCH: u64 = 1024;
+const BATCH: u64 = 64;
 
 const HELLO_REQUEST: &[u8] = br#"{"name":"Ada"}"#;
 const HELLO_RESPONSE: &[u8] = br#"{"message":"Hello, Ada!"}"#;
@@ -59,21 +59,21 @@ pub fn http_request() -> http::Request<Full<Bytes>> {
         .expect("a valid request")
 }
 
-/// The [`FLOOR`](super::FLOOR) service: answers every call at once with an empty message, so
-/// its bench measures the harness itself (batching, readiness, call, the await, dropping the
-/// request).
+/// The [`FLOOR`](super::FLOOR) service: answers every call at once by handing the request's
+/// headers and message back, so its bench measures the harness alone (batching, readiness,
+/// the call, the await, storing the answer) with no allocation or free inside the timing.
 ///
 /// ```
 /// use tower::ServiceExt;
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let answer = interceptor_bench::bench::floor().oneshot(interceptor_bench::bench::rpc_request()).await;
-/// assert!(answer.unwrap().message.is_null());
+/// assert_eq!(answer.unwrap().message["name"], "Ada");
 /// # });
 /// ```
 pub fn floor()
 -> impl Service<RpcRequest, Response = RpcResponse, Error = RpcError, Future = Ready<Result<RpcResponse, RpcError>>> + Clone
 {
-    tower::service_fn(|_request: RpcRequest| ready(Ok(RpcResponse::new(serde_json::Value::Null))))
+    tower::service_fn(|request: RpcRequest| ready(Ok(RpcResponse { headers: request.headers, message: request.message })))
 }
 
 /// The [`BARE_HYPER`](super::BARE_HYPER) anchor: an HTTP service that drains the request body
@@ -298,9 +298,10 @@ where
                 },
                 Err(error) => Err(error),
             };
-            answers.push(black_box(answer));
+            answers.push(answer);
         }
         elapsed += start.elapsed();
+        black_box(&answers);
         drop(answers);
         left -= batch;
     }
