@@ -55,10 +55,8 @@ fn comparators(c: &mut Criterion) {
     harness.http(&mut group, "tower_http_trace", TraceLayer::new_for_http().layer(baseline.clone()));
     {
         // The same layer with a subscriber formatting its events to a sink, as our logger does.
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(std::io::sink)
-            .finish();
+        let subscriber =
+            tracing_subscriber::fmt().with_max_level(tracing::Level::DEBUG).with_writer(std::io::sink).finish();
         let _default = tracing::subscriber::set_default(subscriber);
         harness.http(&mut group, "tower_http_trace_fmt", TraceLayer::new_for_http().layer(baseline.clone()));
     }

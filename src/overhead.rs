@@ -279,7 +279,10 @@ impl OverheadReport {
                 .collect();
             write_table(&mut out, &header, &rows, markdown);
             if !suite.chain.is_empty() {
-                let _ = writeln!(out, "\nCumulative chain, in-process: each step = chain/N - chain/N-1 (chain/0 = baseline)\n");
+                let _ = writeln!(
+                    out,
+                    "\nCumulative chain, in-process: each step = chain/N - chain/N-1 (chain/0 = baseline)\n"
+                );
                 let header = ["step", "adds", "in-process cost", "verdict"];
                 let rows: Vec<Vec<String>> = suite
                     .chain

@@ -50,15 +50,11 @@ impl Profiler for Flamegraph {
     fn stop_profiling(&mut self, benchmark_id: &str, benchmark_dir: &Path) {
         let Some(guard) = self.active.take() else { return };
         let path = benchmark_dir.join("flamegraph.svg");
-        let written = guard
-            .report()
-            .build()
-            .map_err(|e| e.to_string())
-            .and_then(|report| {
-                fs::create_dir_all(benchmark_dir).map_err(|e| e.to_string())?;
-                let file = File::create(&path).map_err(|e| e.to_string())?;
-                report.flamegraph(file).map_err(|e| e.to_string())
-            });
+        let written = guard.report().build().map_err(|e| e.to_string()).and_then(|report| {
+            fs::create_dir_all(benchmark_dir).map_err(|e| e.to_string())?;
+            let file = File::create(&path).map_err(|e| e.to_string())?;
+            report.flamegraph(file).map_err(|e| e.to_string())
+        });
         match written {
             Ok(()) => eprintln!("flamegraph for {benchmark_id}: {}", path.display()),
             Err(e) => eprintln!("no flamegraph for {benchmark_id}: {e}"),

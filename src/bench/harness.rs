@@ -1,7 +1,7 @@
 //! The measuring loops: in-process calls and loopback round trips, timed the same way for
 //! every stack.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::convert::Infallible;
 use std::fmt::Debug;
 use std::future::{Ready, ready};
@@ -73,7 +73,9 @@ pub fn http_request() -> http::Request<Full<Bytes>> {
 pub fn floor()
 -> impl Service<RpcRequest, Response = RpcResponse, Error = RpcError, Future = Ready<Result<RpcResponse, RpcError>>> + Clone
 {
-    tower::service_fn(|request: RpcRequest| ready(Ok(RpcResponse { headers: request.headers, message: request.message })))
+    tower::service_fn(|request: RpcRequest| {
+        ready(Ok(RpcResponse { headers: request.headers, message: request.message }))
+    })
 }
 
 /// The [`BARE_HYPER`](super::BARE_HYPER) anchor: an HTTP service that drains the request body
@@ -86,12 +88,9 @@ pub fn floor()
 /// let server = BackgroundServer::start_service(interceptor_bench::bench::bare_hyper()).unwrap();
 /// assert!(server.addr().ip().is_loopback());
 /// ```
-pub fn bare_hyper() -> impl Service<
-    http::Request<Incoming>,
-    Response = http::Response<Full<Bytes>>,
-    Error = Infallible,
-    Future: Send + 'static,
-> + Clone
+pub fn bare_hyper()
+-> impl Service<http::Request<Incoming>, Response = http::Response<Full<Bytes>>, Error = Infallible, Future: Send + 'static>
++ Clone
 + Send
 + 'static {
     tower::service_fn(|request: http::Request<Incoming>| async move {
@@ -190,9 +189,8 @@ impl Harness {
             let status = response.status();
             (status, response.into_body().collect().await.map(|body| body.to_bytes()))
         };
-        let answered_ok = |(status, body): &(http::StatusCode, Result<Bytes, B::Error>)| {
-            status.is_success() && body.is_ok()
-        };
+        let answered_ok =
+            |(status, body): &(http::StatusCode, Result<Bytes, B::Error>)| status.is_success() && body.is_ok();
         self.in_process(group, stack, service, http_request, drain, answered_ok);
     }
 
@@ -217,12 +215,18 @@ impl Harness {
             Ok(answer) if succeeded(&answer) => {}
             other => panic!("stack {stack:?} failed the benchmark call, so there is nothing to measure: {other:?}"),
         }
-        let service = RefCell::new(service);
+        // One service serves every sample: each sample's future takes it and puts it back.
+        let slot = Cell::new(Some(service));
         group.throughput(Throughput::Elements(1));
         group.bench_function(BenchmarkId::new(stack, UNARY), |b| {
             b.to_async(&self.runtime).iter_custom(|iters| {
-                let (service, make_request, settle) = (&service, &make_request, &settle);
-                async move { time_calls(&mut *service.borrow_mut(), iters, make_request, settle).await }
+                let (slot, make_request, settle) = (&slot, &make_request, &settle);
+                async move {
+                    let mut service = slot.take().expect("samples run one at a time");
+                    let elapsed = time_calls(&mut service, iters, make_request, settle).await;
+                    slot.set(Some(service));
+                    elapsed
+                }
             });
         });
     }
@@ -241,8 +245,10 @@ impl Harness {
             (sequential, concurrent)
         });
         let mut sequential = sequential.unwrap_or_else(|e| panic!("cannot connect to {stack:?} at {addr}: {e}"));
-        let concurrent: Vec<_> =
-            concurrent.into_iter().collect::<Result<_, _>>().unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
+        let concurrent: Vec<_> = concurrent
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
 
         let (status, body) = self.runtime.block_on(async {
             sequential.ready().await.expect("connection open");
@@ -262,11 +268,17 @@ impl Harness {
         connections: Vec<SendRequest<Full<Bytes>>>,
     ) {
         group.throughput(Throughput::Elements(connections.len() as u64));
-        let connections = RefCell::new(connections);
+        // The same connections serve every sample: each sample's future takes them and puts them back.
+        let slot = Cell::new(connections);
         group.bench_function(id, |b| {
             b.to_async(&self.runtime).iter_custom(|iters| {
-                let connections = &connections;
-                async move { time_round_trips(&mut connections.borrow_mut(), iters).await }
+                let slot = &slot;
+                async move {
+                    let mut connections = slot.take();
+                    let elapsed = time_round_trips(&mut connections, iters).await;
+                    slot.set(connections);
+                    elapsed
+                }
             });
         });
     }
