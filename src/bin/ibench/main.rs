@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod load;
 mod overhead;
+mod serve;
 mod stacks;
 
 /// What does each interceptor in a tower RPC stack cost, and did this change make it worse?
@@ -25,6 +26,7 @@ enum Command {
     Overhead(overhead::Args),
     /// Run a load scenario (the seed's k6 scenarios, or your own TOML) against loopback listeners.
     Load(Box<load::Args>),
+    Serve(Box<serve::Args>),
 }
 
 fn main() -> ExitCode {
@@ -33,5 +35,6 @@ fn main() -> ExitCode {
         Command::Stacks(args) => stacks::run(args),
         Command::Overhead(args) => overhead::run(args),
         Command::Load(args) => load::run(*args),
+        Command::Serve(args) => serve::run(*args),
     }
 }
