@@ -9,7 +9,8 @@
 //!   tower-resilience's, inside it) are measured over the same work against the same baseline.
 //!
 //! `cargo bench --bench in_process -- --profile-time 5` writes a flamegraph per bench to
-//! `target/criterion/<group>/<stack>/unary/profile/flamegraph.svg`.
+//! `target/criterion/<group>/<stack>/unary/profile/flamegraph.svg` (criterion's directory names:
+//! `/` inside a group or stack name becomes `_`, e.g. `comparators_in_process`, `chain_3`).
 
 use std::time::Duration;
 
