@@ -13,5 +13,7 @@ pub mod method_filter;
 pub mod otel;
 pub mod retry;
 pub mod serializer;
+#[cfg(test)]
+mod testing;
 pub mod timeout;
 pub mod validation;
