@@ -79,7 +79,7 @@ impl CircuitBreakerLayer {
         CircuitBreakerLayer {
             failure_threshold: DEFAULT_FAILURE_THRESHOLD,
             open_for: DEFAULT_OPEN_FOR,
-            is_failure: is_server_failure,
+            is_failure: RpcError::is_server_failure,
         }
     }
 
@@ -100,10 +100,6 @@ impl CircuitBreakerLayer {
         self.is_failure = is_failure;
         self
     }
-}
-
-fn is_server_failure(error: &RpcError) -> bool {
-    error.code.is_server_failure()
 }
 
 impl Default for CircuitBreakerLayer {

@@ -77,7 +77,7 @@ impl fmt::Debug for FallbackLayer {
 impl FallbackLayer {
     /// A layer answering [`default_message`] on server-side failures.
     pub fn new() -> Self {
-        FallbackLayer { message: Arc::new(default_message()), falls_back: is_server_failure }
+        FallbackLayer { message: Arc::new(default_message()), falls_back: RpcError::is_server_failure }
     }
 
     /// The message answered instead of a failure.
@@ -93,10 +93,6 @@ impl FallbackLayer {
         self.falls_back = falls_back;
         self
     }
-}
-
-fn is_server_failure(error: &RpcError) -> bool {
-    error.code.is_server_failure()
 }
 
 impl Default for FallbackLayer {

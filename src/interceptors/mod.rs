@@ -6,6 +6,7 @@
 
 pub mod bulkhead;
 pub mod circuit_breaker;
+mod early;
 pub mod error_handler;
 pub mod fallback;
 pub mod logger;
