@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod load;
+mod overhead;
 mod serve;
 mod stacks;
 
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// List every stack in the catalog with its interceptors, outermost first.
     Stacks(stacks::Args),
+    /// What each interceptor costs, from criterion's results (run `cargo bench` first).
+    Overhead(overhead::Args),
     /// Run a load scenario (the seed's k6 scenarios, or your own TOML) against loopback listeners.
     Load(Box<load::Args>),
     Serve(Box<serve::Args>),
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Stacks(args) => stacks::run(args),
+        Command::Overhead(args) => overhead::run(args),
         Command::Load(args) => load::run(*args),
         Command::Serve(args) => serve::run(*args),
     }
