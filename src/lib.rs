@@ -19,10 +19,13 @@
 //! - [`stack`]: the named stacks and a builder for your own, including your own `tower::Layer`.
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod connect;
 pub mod greeter;
 pub mod interceptors;
 pub mod load;
+pub mod overhead;
+pub mod results;
 pub mod rpc;
 pub mod server;
 pub mod stack;

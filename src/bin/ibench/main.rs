@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod load;
+mod overhead;
 mod stacks;
 
 /// What does each interceptor in a tower RPC stack cost, and did this change make it worse?
@@ -22,6 +23,8 @@ enum Command {
     Stacks(stacks::Args),
     /// Run a load scenario (the seed's k6 scenarios, or your own TOML) against loopback listeners.
     Load(Box<load::Args>),
+    /// What each interceptor costs, from criterion's results (run `cargo bench` first).
+    Overhead(overhead::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,5 +32,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Stacks(args) => stacks::run(args),
         Command::Load(args) => load::run(*args),
+        Command::Overhead(args) => overhead::run(args),
     }
 }
