@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod load;
 mod overhead;
+mod report;
 mod stacks;
 
 /// What does each interceptor in a tower RPC stack cost, and did this change make it worse?
@@ -25,6 +26,8 @@ enum Command {
     Load(Box<load::Args>),
     /// What each interceptor costs, from criterion's results (run `cargo bench` first).
     Overhead(overhead::Args),
+    /// A self-contained HTML report with charts of a load run and of the bench results.
+    Report(report::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,5 +36,6 @@ fn main() -> ExitCode {
         Command::Stacks(args) => stacks::run(args),
         Command::Load(args) => load::run(*args),
         Command::Overhead(args) => overhead::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
