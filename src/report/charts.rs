@@ -154,10 +154,11 @@ fn nice_max(value: f64) -> f64 {
         return 1.0;
     }
     let magnitude = 10f64.powf(value.log10().floor());
-    let step = [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
+    // value / magnitude is in [1, 10), so with 5% headroom a step up to 12 always fits.
+    let step = [1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0]
         .into_iter()
         .find(|step| step * magnitude >= value * 1.05)
-        .unwrap_or(10.0);
+        .unwrap_or(12.0);
     step * magnitude
 }
 
@@ -284,5 +285,21 @@ impl BarChart {
             root.present()?;
         }
         Ok(svg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_maxima_are_round_and_above_the_data() {
+        assert_eq!(nice_max(17.6), 20.0);
+        assert_eq!(nice_max(150.0), 200.0);
+        assert_eq!(nice_max(0.0), 1.0);
+        assert_eq!(nice_max(f64::NAN), 1.0);
+        for value in [0.3, 1.0, 9.9, 95.0, 123_456.0] {
+            assert!(nice_max(value) >= value * 1.05, "{value}");
+        }
     }
 }

@@ -79,15 +79,22 @@ pub struct RequestMetrics {
 
 /// A latency distribution (ms).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[allow(missing_docs)]
 pub struct Trend {
+    /// Samples.
     pub count: u64,
+    /// Mean.
     pub avg: f64,
+    /// Smallest.
     pub min: f64,
+    /// Median.
     pub med: f64,
+    /// Largest.
     pub max: f64,
+    /// 90th percentile.
     pub p90: f64,
+    /// 95th percentile.
     pub p95: f64,
+    /// 99th percentile.
     pub p99: f64,
 }
 
@@ -124,20 +131,25 @@ pub struct Spike {
     pub recovery_time_ms: Option<f64>,
 }
 
-/// The server's resources over the run.
+/// The server's resources over the run: peak and mean only (the JSON keeps no samples).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[allow(missing_docs)]
 pub struct Resources {
     /// `pid N` or the metrics URL.
     pub source: String,
+    /// How many samples (once a second).
     pub samples: usize,
+    /// Largest resident set (MB).
     pub rss_peak_mb: f64,
+    /// Mean resident set (MB).
     pub rss_mean_mb: f64,
+    /// Highest CPU use between two samples (% of one core).
     pub cpu_peak_percent: f64,
+    /// CPU time over wall time (% of one core).
     pub cpu_mean_percent: f64,
+    /// The memory target, for the peak (MB).
     pub rss_target_mb: f64,
+    /// The CPU target, for the mean (% of one core).
     pub cpu_target_percent: f64,
-    pub within_targets: bool,
 }
 
 /// One threshold's verdict.
@@ -240,5 +252,48 @@ impl LoadRun {
         let peak = stages.iter().map(|&(_, target)| target).max()?;
         let first = stages.iter().find(|&&(_, target)| target == peak)?.0;
         Some((first, spike.end_ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(stages: &[(f64, u32)], spike_end_ms: Option<f64>) -> LoadRun {
+        let stages: Vec<serde_json::Value> = stages
+            .iter()
+            .map(|(duration_ms, target)| serde_json::json!({"duration_ms": duration_ms, "target": target}))
+            .collect();
+        let trend =
+            serde_json::json!({"count": 0, "avg": 0, "min": 0, "med": 0, "max": 0, "p90": 0, "p95": 0, "p99": 0});
+        let requests = serde_json::json!({
+            "http_req_duration": trend, "http_req_failed": {"rate": 0, "trues": 0, "total": 0},
+            "http_reqs": {"count": 0, "rate": 0},
+        });
+        let mut metrics = requests.clone();
+        metrics["iterations"] = serde_json::json!({"count": 0, "rate": 0});
+        metrics["dropped_iterations"] = serde_json::json!({"count": 0, "rate": 0});
+        metrics["vus_max"] = 1.into();
+        let spike = spike_end_ms
+            .map(|end_ms| serde_json::json!({"end_ms": end_ms, "p95_limit_ms": 150, "window_ms": 5000, "recovery_time_ms": null}));
+        LoadRun::from_value(serde_json::json!({
+            "schema": SCHEMA, "scenario": "s", "description": "d", "executor": "closed", "stages": stages,
+            "duration_ms": 1, "aborted_by": null, "metrics": metrics, "listeners": {"full": requests},
+            "spike": spike, "resources": null, "thresholds": [], "passed": true,
+            "series": {"interval_ms": 1000, "points": []},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_spike_window_runs_from_the_ramp_to_the_peak_until_the_spike_ends() {
+        let seed = [(30_000.0, 100), (10_000.0, 1000), (30_000.0, 1000), (10_000.0, 100), (30_000.0, 100)];
+        assert_eq!(run(&seed, Some(70_000.0)).spike_window(), Some((30_000.0, 70_000.0)));
+        // A spike that is a single stage.
+        assert_eq!(
+            run(&[(1_000.0, 10), (500.0, 50), (1_000.0, 10)], Some(1_500.0)).spike_window(),
+            Some((1_000.0, 1_500.0))
+        );
+        assert_eq!(run(&seed, None).spike_window(), None);
     }
 }

@@ -108,6 +108,7 @@ impl Benches {
     ///
     /// if let Ok(results) = Results::read(&criterion_dir(None), Results::LAST_RUN) {
     ///     let benches = Benches::new(&results, Duration::from_millis(2), ".".as_ref()).unwrap();
+    ///     assert_eq!(benches.overhead().budget_ns, 2e6);
     ///     let html = HtmlReport::new("Benches").benches(benches).render().unwrap();
     ///     assert!(html.contains("Interceptor overhead"));
     /// }
@@ -134,13 +135,7 @@ impl Benches {
         Ok(Benches { overhead, pages })
     }
 
-    /// The overhead table the report draws.
-    ///
-    /// ```
-    /// # fn f(benches: &interceptor_bench::report::Benches) {
-    /// let budget_ns = benches.overhead().budget_ns;
-    /// # }
-    /// ```
+    /// The overhead table the report draws (see [`Benches::new`]).
     pub fn overhead(&self) -> &OverheadReport {
         &self.overhead
     }

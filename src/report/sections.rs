@@ -486,3 +486,16 @@ pub(crate) fn comparison(comparison: &Comparison) -> Result<String, ReportError>
     out += "</section>\n";
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_axes_span_whole_decades_from_1_ns() {
+        assert_eq!(decades([35.0, 2e6, -5.0].into_iter()), (10.0, 1e7));
+        assert_eq!(decades([0.2, 8.0].into_iter()), (1.0, 10.0));
+        assert_eq!(decades([100.0].into_iter()), (100.0, 1000.0));
+        assert_eq!(decades(std::iter::empty()), (1.0, 10.0));
+    }
+}
