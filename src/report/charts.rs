@@ -11,7 +11,7 @@ use super::ReportError;
 /// The width every chart is drawn at (it scales down with the page).
 const WIDTH: u32 = 900;
 const FONT: &str = "sans-serif";
-const AXIS_FONT_SIZE: u32 = 15;
+const AXIS_FONT_SIZE: u32 = 18;
 
 /// Colours, distinguishable for the common colour-vision deficiencies (Okabe–Ito).
 pub(crate) const BLUE: RGBColor = RGBColor(0, 114, 178);
@@ -20,6 +20,7 @@ pub(crate) const VERMILLION: RGBColor = RGBColor(213, 94, 0);
 pub(crate) const GREEN: RGBColor = RGBColor(0, 158, 115);
 pub(crate) const SKY: RGBColor = RGBColor(86, 180, 233);
 pub(crate) const GREY: RGBColor = RGBColor(110, 110, 110);
+pub(crate) const PURPLE: RGBColor = RGBColor(204, 121, 167);
 
 impl From<DrawingAreaErrorKind<std::io::Error>> for ReportError {
     fn from(error: DrawingAreaErrorKind<std::io::Error>) -> Self {
@@ -93,7 +94,7 @@ impl TimeChart {
                 .axis_desc_style((FONT, AXIS_FONT_SIZE))
                 .light_line_style(RGBColor(235, 235, 235))
                 .draw()?;
-            let note = |color: &RGBColor, h_pos| (FONT, 14).into_font().color(color).pos(Pos::new(h_pos, VPos::Top));
+            let note = |color: &RGBColor, h_pos| (FONT, 17).into_font().color(color).pos(Pos::new(h_pos, VPos::Top));
             for (from, to, label) in &self.bands {
                 let band = Rectangle::new([(*from, 0.0), (*to, y_max)], ORANGE.mix(0.15).filled());
                 chart.draw_series(std::iter::once(band))?;
@@ -138,7 +139,7 @@ impl TimeChart {
             chart
                 .configure_series_labels()
                 .position(SeriesLabelPosition::UpperRight)
-                .label_font((FONT, 14))
+                .label_font((FONT, 17))
                 .background_style(WHITE.mix(0.85))
                 .border_style(GREY)
                 .draw()?;
@@ -270,17 +271,17 @@ impl BarChart {
                 let x = self.axis.place(value);
                 chart.draw_series(LineSeries::new([(x, 0.0), (x, rows)], BLACK.stroke_width(1)))?;
             }
-            let label_style = (FONT, 15).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
+            let label_style = (FONT, 18).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
             for (row, label) in self.rows.iter().enumerate() {
                 let (x, y) = chart.backend_coord(&(x_min, rows - row as f64 - 0.5));
                 root.draw(&Text::new(label.clone(), (x - 8, y), label_style.clone()))?;
             }
             let mut x = label_width as i32;
-            let key_style = (FONT, 15).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+            let key_style = (FONT, 18).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
             for (label, color) in &self.legend {
                 legend_area.draw(&Rectangle::new([(x, 10), (x + 16, 24)], color.filled()))?;
                 legend_area.draw(&Text::new(label.clone(), (x + 22, 17), key_style.clone()))?;
-                x += 40 + 8 * label.chars().count() as i32;
+                x += 44 + 10 * label.chars().count() as i32;
             }
             root.present()?;
         }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::charts::{BLUE, Bar, BarChart, GREEN, GREY, Line, ORANGE, SKY, TimeChart, VERMILLION, ValueAxis};
+use super::charts::{BLUE, Bar, BarChart, GREEN, GREY, Line, ORANGE, PURPLE, SKY, TimeChart, VERMILLION, ValueAxis};
 use super::html::{Cell, escape, figure, link, table, verdict};
 use super::{Benches, Change, Comparison, LoadRun, ReportError};
 use crate::overhead::{Overhead, Suite, format_ns};
@@ -90,7 +90,7 @@ pub(crate) fn load_run(run: &LoadRun) -> Result<String, ReportError> {
         lines: vec![
             line("p50", BLUE, false, &|p| p.p50),
             line("p95", ORANGE, false, &|p| p.p95),
-            line("p99", VERMILLION, false, &|p| p.p99),
+            line("p99", PURPLE, false, &|p| p.p99),
         ],
         secondary: Some(("active VUs".into(), vec![line("VUs", GREY, true, &|p| Some(f64::from(p.vus)))])),
         bands: Vec::new(),
