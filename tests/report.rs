@@ -79,7 +79,7 @@ fn parse(html: &str) -> Page {
                 let key = String::from_utf8(attr.key.as_ref().to_vec()).unwrap();
                 let value = attr.unescape_value().unwrap().into_owned();
                 assert!(!key.starts_with("on"), "event handler {key}");
-                if key == "src" || key == "href" {
+                if key == "src" || key.ends_with("href") {
                     assert!(!value.contains("://"), "{key}={value} loads from elsewhere");
                     page.links.push(value);
                 }
