@@ -377,3 +377,59 @@ fn bad_input_exits_2_naming_the_file_and_never_overwrites() {
     assert_eq!(output.status.code(), Some(0));
     parse(&std::fs::read_to_string(&out).unwrap());
 }
+
+#[test]
+fn server_resources_are_tabulated_and_drawn_over_time_when_sampled() {
+    let server = BackgroundServer::start(&find("full").unwrap(), &Interceptors::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let output = ibench(&[
+        "load",
+        "basic-load",
+        "--duration-scale",
+        "0.002",
+        "--vus-scale",
+        "0.02",
+        "--no-progress",
+        "--target",
+        &format!("full=http://{}", server.addr()),
+        "--server-pid",
+        &std::process::id().to_string(),
+        "--out",
+        &format!("json={}", json.display()),
+    ]);
+    assert!(output.status.code().unwrap() < 2);
+    let report = |json: &Path, name: &str| {
+        let html = dir.path().join(name);
+        let output = ibench(&["report", "--load", json.to_str().unwrap(), "-o", html.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(0));
+        parse(&std::fs::read_to_string(html).unwrap())
+    };
+
+    // As `ibench load` writes it today: peak and mean against the targets.
+    let mut run: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let page = report(&json, "peak.html");
+    let rows = &page.table("Server memory and CPU").rows;
+    let resources = &run["resources"];
+    assert_eq!(rows[0][1], format!("{:.1} MB", resources["rss_peak_mb"].as_f64().unwrap()));
+    assert_eq!(rows[1][2], format!("{:.1}%", resources["cpu_mean_percent"].as_f64().unwrap()));
+    assert_eq!(page.charts.len(), 2);
+    assert!(page.text.contains("keeps the peak and mean only"));
+
+    // With samples (`resources.points`), memory and CPU over time.
+    run["resources"]["points"] = serde_json::json!([
+        {"t_ms": 0.0, "rss_mb": 10.0, "cpu_percent": null},
+        {"t_ms": 1000.0, "rss_mb": 12.5, "cpu_percent": 30.0},
+        {"t_ms": 2000.0, "rss_mb": 11.0, "cpu_percent": 5.5},
+    ]);
+    let sampled = dir.path().join("sampled.json");
+    std::fs::write(&sampled, run.to_string()).unwrap();
+    let page = report(&sampled, "sampled.html");
+    assert_eq!(page.charts.len(), 3);
+    for label in ["resident memory (MB)", "CPU (% of one core)", "memory", "CPU"] {
+        assert!(page.charts[2].lines().any(|l| l == label), "resources chart lacks {label}");
+    }
+    let samples = &page.table("Server samples").rows;
+    assert_eq!(samples[0], ["0.0", "10.0", "–"]);
+    assert_eq!(samples[2], ["2.0", "11.0", "5.5"]);
+}

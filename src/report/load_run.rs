@@ -131,7 +131,7 @@ pub struct Spike {
     pub recovery_time_ms: Option<f64>,
 }
 
-/// The server's resources over the run: peak and mean only (the JSON keeps no samples).
+/// The server's resources over the run.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Resources {
     /// `pid N` or the metrics URL.
@@ -150,6 +150,21 @@ pub struct Resources {
     pub rss_target_mb: f64,
     /// The CPU target, for the mean (% of one core).
     pub cpu_target_percent: f64,
+    /// The samples over time, where the JSON has them (`resources.points`; `ibench.load/v1`
+    /// files written so far keep the peak and mean only).
+    #[serde(default)]
+    pub points: Vec<ResourcePoint>,
+}
+
+/// One sample of the server's resources.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct ResourcePoint {
+    /// When it was taken (ms from the start of the run).
+    pub t_ms: f64,
+    /// Resident memory (MB).
+    pub rss_mb: f64,
+    /// CPU use since the previous sample (% of one core); `None` for the first.
+    pub cpu_percent: Option<f64>,
 }
 
 /// One threshold's verdict.

@@ -208,12 +208,61 @@ pub(crate) fn load_run(run: &LoadRun) -> Result<String, ReportError> {
                     ],
                 ],
             );
-            out +=
-                "<p class=\"note\">The load run's JSON keeps the peak and mean only, not the samples over time.</p>\n";
+            out += &resources_over_time(r, run.duration_ms)?;
         }
     }
     out += "</section>\n";
     Ok(out)
+}
+
+fn resources_over_time(r: &super::Resources, duration_ms: f64) -> Result<String, ReportError> {
+    if r.points.is_empty() {
+        return Ok(
+            "<p class=\"note\">This run's JSON keeps the peak and mean only, not the samples over time.</p>\n".into()
+        );
+    }
+    let at = |t_ms: f64| t_ms / 1e3;
+    let chart = TimeChart {
+        y_desc: "resident memory (MB)".into(),
+        lines: vec![Line {
+            name: "memory".into(),
+            color: BLUE,
+            thin: false,
+            points: r.points.iter().map(|p| (at(p.t_ms), p.rss_mb)).collect(),
+        }],
+        secondary: Some((
+            "CPU (% of one core)".into(),
+            vec![Line {
+                name: "CPU".into(),
+                color: ORANGE,
+                thin: true,
+                points: r.points.iter().filter_map(|p| Some((at(p.t_ms), p.cpu_percent?))).collect(),
+            }],
+        )),
+        bands: Vec::new(),
+        verticals: Vec::new(),
+        horizontals: vec![(r.rss_target_mb, format!("memory target {:.0} MB", r.rss_target_mb))],
+    };
+    let numbers = table(
+        "Server samples",
+        &["time (s)", "memory (MB)", "CPU (%)"],
+        r.points
+            .iter()
+            .map(|p| {
+                let cpu = p.cpu_percent.map_or_else(|| "–".to_owned(), |c| format!("{c:.1}"));
+                vec![format!("{:.1}", at(p.t_ms)).into(), format!("{:.1}", p.rss_mb).into(), cpu.into()]
+            })
+            .collect(),
+    );
+    Ok(figure(
+        &chart.svg(at(duration_ms))?,
+        &format!(
+            "The server's resident memory (left axis) and CPU use since the previous sample (right axis, thin \
+             orange line), sampled from {}; the memory target is {:.0} MB (dashed when in range).",
+            r.source, r.rss_target_mb
+        ),
+        &numbers,
+    ))
 }
 
 fn overhead_cell(overhead: Option<Overhead>) -> Cell {
