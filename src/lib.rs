@@ -29,6 +29,7 @@ pub mod greeter;
 pub mod interceptors;
 pub mod load;
 pub mod overhead;
+pub mod report;
 pub mod results;
 pub mod rpc;
 pub mod server;

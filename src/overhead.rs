@@ -421,7 +421,12 @@ fn chain_length(stack: &str) -> Option<usize> {
 }
 
 /// A duration in nanoseconds, in the unit that reads best.
-fn format_ns(ns: f64) -> String {
+///
+/// ```
+/// use interceptor_bench::overhead::format_ns;
+/// assert_eq!(format_ns(1_234.0), "1.23 µs");
+/// ```
+pub fn format_ns(ns: f64) -> String {
     let magnitude = ns.abs();
     if magnitude < 1e3 {
         format!("{ns:.0} ns")
