@@ -40,6 +40,7 @@ use serde::Serialize;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service};
 
+use crate::interceptors::method_filter::{InvalidPattern, MethodFilterLayer, ProcedurePattern};
 use crate::interceptors::{
     bulkhead::BulkheadLayer, circuit_breaker::CircuitBreakerLayer, error_handler::ErrorHandlerLayer,
     fallback::FallbackLayer, logger::LoggerLayer, otel::OtelLayer, retry::RetryLayer, serializer::SerializerLayer,
@@ -201,6 +202,7 @@ type WrapFn = Arc<dyn Fn(BoxRpcService) -> BoxRpcService + Send + Sync>;
 #[derive(Clone)]
 enum Part {
     Builtin(Interceptor),
+    Filtered { name: String, pattern: ProcedurePattern, interceptor: Interceptor },
     Custom { name: String, wrap: WrapFn },
 }
 
@@ -208,7 +210,7 @@ impl Part {
     fn name(&self) -> &str {
         match self {
             Part::Builtin(interceptor) => interceptor.name(),
-            Part::Custom { name, .. } => name,
+            Part::Filtered { name, .. } | Part::Custom { name, .. } => name,
         }
     }
 }
@@ -269,6 +271,10 @@ impl Stack {
     {
         self.parts.iter().rev().fold(BoxRpcService::new(handler), |inner, part| match part {
             Part::Builtin(interceptor) => interceptors.wrap(*interceptor, inner),
+            Part::Filtered { pattern, interceptor, .. } => {
+                let layer = tower::layer::layer_fn(|inner| interceptors.wrap(*interceptor, inner));
+                BoxRpcService::new(MethodFilterLayer::with_pattern(pattern.clone(), layer).layer(inner))
+            }
             Part::Custom { wrap, .. } => wrap(inner),
         })
     }
@@ -284,6 +290,26 @@ impl StackBuilder {
     pub fn interceptor(mut self, interceptor: Interceptor) -> Self {
         self.stack.parts.push(Part::Builtin(interceptor));
         self
+    }
+
+    /// Adds a built-in interceptor inside the ones added so far, applied only to the procedures
+    /// matching `pattern` (`*`, `package.Service/*` or `package.Service/Method`; see
+    /// [`crate::interceptors::method_filter`]). It is listed as `interceptor@pattern`.
+    ///
+    /// ```
+    /// use interceptor_bench::stack::{Interceptor, Stack};
+    /// let stack = Stack::builder("hello-only")
+    ///     .interceptor_for("greeter.v1.GreeterService/SayHello", Interceptor::Validation)
+    ///     .unwrap()
+    ///     .build();
+    /// assert_eq!(stack.interceptor_names(), ["validation@greeter.v1.GreeterService/SayHello"]);
+    /// assert!(Stack::builder("bad").interceptor_for("greeter", Interceptor::Logger).is_err());
+    /// ```
+    pub fn interceptor_for(mut self, pattern: &str, interceptor: Interceptor) -> Result<Self, InvalidPattern> {
+        let pattern = ProcedurePattern::parse(pattern)?;
+        let name = format!("{interceptor}@{pattern}");
+        self.stack.parts.push(Part::Filtered { name, pattern, interceptor });
+        Ok(self)
     }
 
     /// Adds your own `tower::Layer`, named `name` in listings and bench ids.

@@ -1,4 +1,208 @@
-//! PLACEHOLDER: the `serializer` interceptor is not implemented yet; this layer passes calls through.
+//! Converts the messages to their JSON bytes and back around the call, as the seed framework's
+//! serializer interceptor does: the request message before the inner service sees it, the
+//! response message after. The messages come out equal; the work is the cost users pay.
+//!
+//! A request message that does not survive the round trip is answered with `invalid_argument`
+//! without calling the inner service; a response message that does not becomes `internal`.
+//!
+//! ```
+//! use interceptor_bench::greeter::{Greeter, SAY_HELLO};
+//! use interceptor_bench::interceptors::serializer::SerializerLayer;
+//! use interceptor_bench::rpc::RpcRequest;
+//! use tower::{Layer, ServiceExt};
+//!
+//! let service = SerializerLayer::new().layer(Greeter::new());
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let request = RpcRequest::new(SAY_HELLO, serde_json::json!({"name": "Ada"}));
+//! let response = service.oneshot(request).await.unwrap();
+//! assert_eq!(response.message["message"], "Hello, Ada!");
+//! # });
+//! ```
 
-/// Placeholder layer: passes every call through unchanged.
-pub type SerializerLayer = tower::layer::util::Identity;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+
+use crate::rpc::{Code, Message, RpcError, RpcRequest, RpcResponse};
+
+/// Round-trips request and response messages through their JSON bytes; see the
+/// [module docs](self). It has no settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SerializerLayer;
+
+impl SerializerLayer {
+    /// The serializer layer.
+    pub const fn new() -> Self {
+        SerializerLayer
+    }
+}
+
+impl<S> Layer<S> for SerializerLayer {
+    type Service = Serializer<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Serializer::new(inner)
+    }
+}
+
+/// The serializing service; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Serializer<S> {
+    inner: S,
+}
+
+impl<S> Serializer<S> {
+    /// Wraps `inner`.
+    pub const fn new(inner: S) -> Self {
+        Serializer { inner }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The wrapped service, consuming the serializer.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+/// Encodes `message` to JSON bytes and decodes it back.
+fn round_trip(message: &Message) -> serde_json::Result<Message> {
+    serde_json::from_slice(&serde_json::to_vec(message)?)
+}
+
+impl<S> Service<RpcRequest> for Serializer<S>
+where
+    S: Service<RpcRequest, Response = RpcResponse, Error = RpcError>,
+{
+    type Response = RpcResponse;
+    type Error = RpcError;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: RpcRequest) -> Self::Future {
+        match round_trip(&request.message) {
+            Ok(message) => {
+                request.message = message;
+                ResponseFuture::called(self.inner.call(request))
+            }
+            Err(error) => {
+                ResponseFuture::rejected(RpcError::new(Code::InvalidArgument, format!("request message: {error}")))
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`Serializer`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        kind: Kind<F>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F> {
+        // The request message made the round trip; the inner service's future.
+        Called { #[pin] future: F },
+        // The request message did not; answered without calling the inner service.
+        Rejected { error: Option<RpcError> },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    fn called(future: F) -> Self {
+        ResponseFuture { kind: Kind::Called { future } }
+    }
+
+    fn rejected(error: RpcError) -> Self {
+        ResponseFuture { kind: Kind::Rejected { error: Some(error) } }
+    }
+}
+
+impl<F> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<RpcResponse, RpcError>>,
+{
+    type Output = Result<RpcResponse, RpcError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Called { future } => future.poll(cx).map(|result| {
+                let mut response = result?;
+                response.message = round_trip(&response.message)
+                    .map_err(|error| RpcError::new(Code::Internal, format!("response message: {error}")))?;
+                Ok(response)
+            }),
+            KindProj::Rejected { error } => {
+                Poll::Ready(Err(error.take().expect("ResponseFuture polled after completion")))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+    use tower::{ServiceExt, service_fn};
+
+    use super::*;
+    use crate::greeter::{Greeter, SAY_HELLO};
+    use crate::rpc::RpcResult;
+
+    /// A message that encodes but does not decode: nested deeper than serde_json's decoder
+    /// recursion limit (128).
+    fn undecodable() -> Value {
+        (0..200).fold(json!("deep"), |inner, _| json!([inner]))
+    }
+
+    #[tokio::test]
+    async fn messages_survive_the_round_trip() {
+        let message = json!({"name": "Ada", "n": 1.5, "tags": ["a", null, true], "nested": {"k": -3}});
+        let echo = service_fn(|request: RpcRequest| async move { RpcResult::Ok(RpcResponse::new(request.message)) });
+        let response = SerializerLayer::new().layer(echo).oneshot(RpcRequest::new(SAY_HELLO, message.clone())).await;
+        assert_eq!(response.unwrap().message, message);
+
+        let response = SerializerLayer::new().layer(Greeter::new()).oneshot(RpcRequest::new(SAY_HELLO, message)).await;
+        assert_eq!(response.unwrap().message, json!({"message": "Hello, Ada!"}));
+    }
+
+    #[tokio::test]
+    async fn a_request_that_cannot_be_decoded_is_an_invalid_argument() {
+        let called = service_fn(|_: RpcRequest| async { panic!("the inner service must not be called") });
+        let request = RpcRequest::new(SAY_HELLO, undecodable());
+        let error = SerializerLayer::new().layer(called).oneshot(request).await.unwrap_err();
+        assert_eq!(error.code, Code::InvalidArgument);
+        assert!(error.message.starts_with("request message: recursion limit exceeded"), "{}", error.message);
+    }
+
+    #[tokio::test]
+    async fn a_response_that_cannot_be_decoded_is_internal() {
+        let deep = service_fn(|_: RpcRequest| async { RpcResult::Ok(RpcResponse::new(undecodable())) });
+        let error =
+            SerializerLayer::new().layer(deep).oneshot(RpcRequest::new(SAY_HELLO, json!({}))).await.unwrap_err();
+        assert_eq!(error.code, Code::Internal);
+        assert!(error.message.starts_with("response message: recursion limit exceeded"), "{}", error.message);
+    }
+
+    #[tokio::test]
+    async fn errors_from_the_inner_service_pass_unchanged() {
+        let failing = service_fn(|_: RpcRequest| async { RpcResult::Err(RpcError::new(Code::NotFound, "gone")) });
+        let error = SerializerLayer::new().layer(failing).oneshot(RpcRequest::new(SAY_HELLO, json!({}))).await;
+        assert_eq!(error.unwrap_err(), RpcError::new(Code::NotFound, "gone"));
+    }
+}
