@@ -399,7 +399,7 @@ fn chain_length(stack: &str) -> Option<usize> {
 }
 
 /// A duration in nanoseconds, in the unit that reads best.
-fn format_ns(ns: f64) -> String {
+pub(crate) fn format_ns(ns: f64) -> String {
     let magnitude = ns.abs();
     if magnitude < 1e3 {
         format!("{ns:.0} ns")
@@ -412,7 +412,7 @@ fn format_ns(ns: f64) -> String {
     }
 }
 
-fn format_signed_ns(ns: f64) -> String {
+pub(crate) fn format_signed_ns(ns: f64) -> String {
     if ns >= 0.0 { format!("+{}", format_ns(ns)) } else { format_ns(ns) }
 }
 
@@ -425,7 +425,7 @@ fn format_overhead(overhead: Option<Overhead>) -> String {
     }
 }
 
-fn write_table(out: &mut String, header: &[&str], rows: &[Vec<String>], markdown: bool) {
+pub(crate) fn write_table(out: &mut String, header: &[&str], rows: &[Vec<String>], markdown: bool) {
     if markdown {
         let _ = writeln!(out, "| {} |", header.join(" | "));
         let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
