@@ -19,6 +19,7 @@
 //! - [`stack`]: the named stacks and a builder for your own, including your own `tower::Layer`.
 #![warn(missing_docs)]
 
+pub mod baseline;
 pub mod bench;
 pub mod connect;
 pub mod greeter;

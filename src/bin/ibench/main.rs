@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod baseline;
+mod compare;
 mod overhead;
 mod stacks;
 
@@ -22,6 +24,10 @@ enum Command {
     Stacks(stacks::Args),
     /// What each interceptor costs, from criterion's results (run `cargo bench` first).
     Overhead(overhead::Args),
+    /// Save the last `cargo bench` run as a committed baseline, or restore one into criterion's directory.
+    Baseline(baseline::Args),
+    /// The regression gate: the last `cargo bench` run against a saved baseline; exits 1 on a regression or budget breach.
+    Compare(compare::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,5 +35,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Stacks(args) => stacks::run(args),
         Command::Overhead(args) => overhead::run(args),
+        Command::Baseline(args) => baseline::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }
