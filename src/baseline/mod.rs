@@ -60,6 +60,37 @@ const CRITERION_FILES: [&str; 4] = ["benchmark.json", "estimates.json", "sample.
 const CRITERION_RESERVED: [&str; 4] = [Results::LAST_RUN, "change", "report", "profile"];
 
 /// A saved baseline: provenance and every bench's estimates.
+///
+/// ```
+/// use interceptor_bench::baseline::{Baseline, BaselineError, Provenance};
+/// use interceptor_bench::results::Results;
+/// # use serde_json::json;
+/// # let criterion = tempfile::tempdir().unwrap();
+/// # let new = criterion.path().join("in_process/baseline/unary/new");
+/// # std::fs::create_dir_all(&new).unwrap();
+/// # let median = json!({"point_estimate": 200.0, "standard_error": 1.0,
+/// #     "confidence_interval": {"confidence_level": 0.95, "lower_bound": 198.0, "upper_bound": 203.0}});
+/// # let files = [
+/// #     ("benchmark.json", json!({"group_id": "in_process", "function_id": "baseline", "value_str": "unary",
+/// #         "throughput": {"Elements": 1}, "directory_name": "in_process/baseline/unary"})),
+/// #     ("estimates.json", json!({"mean": median, "median": median})),
+/// #     ("sample.json", json!({"sampling_mode": "Linear", "iters": [1.0, 2.0], "times": [200.0, 400.0]})),
+/// #     ("tukey.json", json!([150.0, 175.0, 225.0, 250.0])),
+/// # ];
+/// # for (file, value) in files { std::fs::write(new.join(file), value.to_string()).unwrap(); }
+/// // `criterion` holds a `cargo bench` run.
+/// let results = Results::read(criterion.path(), Results::LAST_RUN).unwrap();
+/// let baseline = Baseline::from_results("main", &results, Provenance::collect("example", None)).unwrap();
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = baseline.save(dir.path(), false).unwrap();
+/// assert!(matches!(baseline.save(dir.path(), false), Err(BaselineError::Exists { .. })));
+/// assert_eq!(Baseline::load(&path).unwrap(), baseline);
+///
+/// let fresh = tempfile::tempdir().unwrap();
+/// assert_eq!(baseline.restore(fresh.path(), "main", false).unwrap(), 1);
+/// assert!(fresh.path().join("in_process/baseline/unary/main/sample.json").exists());
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
     /// The schema version, [`SCHEMA`].
@@ -333,6 +364,17 @@ impl Baseline {
     }
 
     /// Reads the baseline at `path`, checking its schema and kind.
+    ///
+    /// ```
+    /// use interceptor_bench::baseline::{Baseline, BaselineError};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("main.json");
+    /// assert!(matches!(Baseline::load(&path), Err(BaselineError::Missing { .. })));
+    /// std::fs::write(&path, r#"{"schema": 1, "kind": "instructions"}"#).unwrap();
+    /// assert!(matches!(Baseline::load(&path), Err(BaselineError::WrongKind { .. })));
+    /// std::fs::write(&path, "{").unwrap();
+    /// assert!(matches!(Baseline::load(&path), Err(BaselineError::Corrupt { .. })));
+    /// ```
     pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
         let corrupt = |reason: String| BaselineError::Corrupt { path: path.to_owned(), reason };
         let text = match fs::read(path) {
