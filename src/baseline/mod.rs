@@ -459,8 +459,12 @@ fn read_value(path: &Path) -> Result<Value, BaselineError> {
 fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> Result<(), BaselineError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let mut file =
-        tempfile::Builder::new().prefix(".ibench-").suffix(".tmp").tempfile_in(dir).map_err(io_error(dir))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".ibench-").suffix(".tmp");
+    // A temporary file is private (0600); the baseline is an ordinary file.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut file = builder.tempfile_in(dir).map_err(io_error(dir))?;
     file.write_all(bytes).and_then(|()| file.as_file().sync_all()).map_err(io_error(file.path()))?;
     let persisted = if replace { file.persist(path) } else { file.persist_noclobber(path) };
     persisted.map_err(|e| match e.error.kind() {
@@ -501,5 +505,10 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"two");
         let leftovers = fs::read_dir(path.parent().unwrap()).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary file is left behind");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+        }
     }
 }
