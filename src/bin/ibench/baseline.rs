@@ -78,7 +78,8 @@ fn save(args: SaveArgs) -> Result<String, String> {
     }
     let results =
         Results::read(&criterion_dir(at.criterion_dir.as_deref()), Results::LAST_RUN).map_err(|e| e.to_string())?;
-    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let argv: Vec<String> = std::env::args().collect();
+    let command = shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "));
     let provenance = Provenance::collect(&command, args.bench_command.as_deref());
     let baseline = Baseline::from_results(&at.name, &results, provenance).map_err(|e| e.to_string())?;
     let path = baseline.save(&at.dir, at.force).map_err(|e| e.to_string())?;
