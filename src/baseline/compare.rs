@@ -396,6 +396,23 @@ impl Comparison {
         self.benches.iter().filter(|bench| bench.verdict == Verdict::Regressed)
     }
 
+    /// A criterion filter (`cargo bench -- '<filter>'`) that reruns exactly the regressed
+    /// benches, to confirm them on a noisy machine before failing; `None` when none regressed.
+    /// A rerun overwrites only their results, so `ibench compare` can run again at once.
+    ///
+    /// ```
+    /// # use interceptor_bench::baseline::compare::Comparison;
+    /// # fn show(comparison: &Comparison) {
+    /// if let Some(filter) = comparison.rerun_filter() {
+    ///     eprintln!("confirm with: cargo bench -- '{filter}'"); // e.g. ^(in_process/full/unary)$
+    /// }
+    /// # }
+    /// ```
+    pub fn rerun_filter(&self) -> Option<String> {
+        let ids: Vec<String> = self.regressions().map(|bench| regex::escape(&bench.id)).collect();
+        (!ids.is_empty()).then(|| format!("^({})$", ids.join("|")))
+    }
+
     /// Every stack and chain step over budget in the last run, as `(suite, stack)`.
     pub fn over_budget(&self) -> impl Iterator<Item = (&str, &str)> {
         self.overhead.iter().flat_map(OverheadReport::breaches)

@@ -58,6 +58,11 @@ pub fn run(args: Args) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         eprintln!("ibench compare: {}", comparison.summary());
+        if let Some(filter) = comparison.rerun_filter() {
+            eprintln!(
+                "ibench compare: to confirm on a noisy machine, rerun just those (cargo bench <same --bench flags> -- '{filter}') and compare again"
+            );
+        }
         ExitCode::FAILURE
     }
 }
