@@ -24,6 +24,7 @@ pub mod bench;
 pub mod connect;
 pub mod greeter;
 pub mod interceptors;
+pub mod load;
 pub mod overhead;
 pub mod results;
 pub mod rpc;

@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 
 mod baseline;
 mod compare;
+mod load;
 mod overhead;
+mod serve;
 mod stacks;
 
 /// What does each interceptor in a tower RPC stack cost, and did this change make it worse?
@@ -28,6 +30,9 @@ enum Command {
     Baseline(baseline::Args),
     /// The regression gate: the last `cargo bench` run against a saved baseline; exits 1 on a regression or budget breach.
     Compare(compare::Args),
+    /// Run a load scenario (the seed's k6 scenarios, or your own TOML) against loopback listeners.
+    Load(Box<load::Args>),
+    Serve(Box<serve::Args>),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +42,7 @@ fn main() -> ExitCode {
         Command::Overhead(args) => overhead::run(args),
         Command::Baseline(args) => baseline::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Load(args) => load::run(*args),
+        Command::Serve(args) => serve::run(*args),
     }
 }
