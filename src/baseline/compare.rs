@@ -347,7 +347,7 @@ impl Comparison {
             };
             let absolute = Change::between(Interval::of(&saved.estimates.median), now_interval, options.threshold);
             let is_reference = saved.id.function.as_deref() == Some(BASELINE);
-            let reference = reference_of(&saved.id).filter(|_| !is_reference);
+            let reference = (!is_reference).then(|| reference_of(&saved.id));
             let relative = reference.as_deref().and_then(|reference| {
                 let then = then_median(id)?.ratio_to(then_median(reference)?);
                 let now = now_interval.ratio_to(now_median(reference)?);
@@ -530,8 +530,8 @@ impl Comparison {
 }
 
 /// The id of the `baseline` bench with the same group and variant.
-fn reference_of(id: &BenchId) -> Option<String> {
-    Some(BenchId { group: id.group.clone(), function: Some(BASELINE.to_owned()), value: id.value.clone() }.full_id())
+fn reference_of(id: &BenchId) -> String {
+    BenchId { group: id.group.clone(), function: Some(BASELINE.to_owned()), value: id.value.clone() }.full_id()
 }
 
 /// Regressed if either is, else improved if either is, else unchanged.
