@@ -87,7 +87,7 @@ fn served_by(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = support::criterion(Duration::from_secs(1), Duration::from_secs(2), 50);
+    config = support::criterion(Duration::from_millis(500), Duration::from_millis(1500), 50);
     targets = served_by
 }
 criterion_main!(benches);

@@ -33,7 +33,7 @@ fn loopback(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = support::criterion(Duration::from_secs(1), Duration::from_secs(3), 50);
+    config = support::criterion(Duration::from_millis(500), Duration::from_secs(2), 50);
     targets = loopback
 }
 criterion_main!(benches);

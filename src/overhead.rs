@@ -120,7 +120,15 @@ pub struct Row {
     pub budget_ns: f64,
     /// The verdict.
     pub verdict: Verdict,
+    /// True when this stack's results were written more than [`STALE_AFTER`] apart from its
+    /// baseline's at either depth: they come from different runs (a filtered `cargo bench`, a
+    /// renamed bench), so the difference mixes two machine states.
+    pub stale: bool,
 }
+
+/// How far apart a stack's and its baseline's results may be written before the row is
+/// marked stale: a full `cargo bench` takes well under this.
+pub const STALE_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// One step of the cumulative chain: what adding `interceptor` inside the previous prefix cost.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -268,7 +276,7 @@ impl OverheadReport {
                 .iter()
                 .map(|row| {
                     vec![
-                        row.stack.clone(),
+                        if row.stale { format!("{} (stale)", row.stack) } else { row.stack.clone() },
                         row.interceptors.to_string(),
                         format_overhead(row.in_process),
                         format_overhead(row.loopback),
@@ -278,6 +286,13 @@ impl OverheadReport {
                 })
                 .collect();
             write_table(&mut out, &header, &rows, markdown);
+            if suite.rows.iter().any(|row| row.stale) {
+                let _ = writeln!(
+                    out,
+                    "\n(stale): written more than {} min apart from the baseline, in another run; rerun the whole bench to compare them.",
+                    STALE_AFTER.as_secs() / 60
+                );
+            }
             if !suite.chain.is_empty() {
                 let _ = writeln!(
                     out,
@@ -305,26 +320,31 @@ impl OverheadReport {
 
 impl Suite {
     fn from_results(results: &Results, name: &str, budget_ns: f64) -> Option<Suite> {
-        let in_process = Depth::InProcess.group(name);
-        let loopback = Depth::Loopback.group(name);
+        let in_process_group = Depth::InProcess.group(name);
+        let loopback_group = Depth::Loopback.group(name);
         let median = |group: &str, depth: Depth, stack: &str| {
             results.get(group, stack, depth.overhead_variant()).map(|bench| bench.estimates.median)
         };
-        let baseline_in_process = median(&in_process, Depth::InProcess, BASELINE);
-        let baseline_loopback = median(&loopback, Depth::Loopback, BASELINE);
+        let baseline_in_process = median(&in_process_group, Depth::InProcess, BASELINE);
+        let baseline_loopback = median(&loopback_group, Depth::Loopback, BASELINE);
         if baseline_in_process.is_none() && baseline_loopback.is_none() {
             return None;
         }
         let overhead = |group: &str, depth: Depth, base: Option<Estimate>, stack: &str| {
             Some(Overhead::between(&median(group, depth, stack)?, &base?))
         };
+        let written_apart = |group: &str, depth: Depth, stack: &str| {
+            let written = |stack| results.get(group, stack, depth.overhead_variant())?.modified;
+            let (Some(this), Some(base)) = (written(stack), written(BASELINE)) else { return false };
+            this.duration_since(base).unwrap_or_else(|earlier| earlier.duration()) > STALE_AFTER
+        };
 
         let mut stacks: Vec<&str> = results
             .iter()
             .filter(|bench| {
                 let variant = bench.id.value.as_deref();
-                (bench.id.group == in_process && variant == Some(Depth::InProcess.overhead_variant()))
-                    || (bench.id.group == loopback && variant == Some(Depth::Loopback.overhead_variant()))
+                (bench.id.group == in_process_group && variant == Some(Depth::InProcess.overhead_variant()))
+                    || (bench.id.group == loopback_group && variant == Some(Depth::Loopback.overhead_variant()))
             })
             .filter_map(|bench| bench.id.function.as_deref())
             .filter(|stack| ![BASELINE, FLOOR, BARE_HYPER].contains(stack) && chain_length(stack).is_none())
@@ -339,8 +359,8 @@ impl Suite {
             .map(|stack| {
                 let interceptors = stack::find(stack).map_or(1, |s| s.len().max(1));
                 let row_budget = budget_ns * interceptors as f64;
-                let in_process = overhead(&in_process, Depth::InProcess, baseline_in_process, stack);
-                let loopback = overhead(&loopback, Depth::Loopback, baseline_loopback, stack);
+                let in_process = overhead(&in_process_group, Depth::InProcess, baseline_in_process, stack);
+                let loopback = overhead(&loopback_group, Depth::Loopback, baseline_loopback, stack);
                 Row {
                     stack: stack.to_owned(),
                     interceptors,
@@ -348,6 +368,8 @@ impl Suite {
                     loopback,
                     budget_ns: row_budget,
                     verdict: Verdict::judge(row_budget, &[in_process, loopback]),
+                    stale: written_apart(&in_process_group, Depth::InProcess, stack)
+                        || written_apart(&loopback_group, Depth::Loopback, stack),
                 }
             })
             .collect();
@@ -355,7 +377,7 @@ impl Suite {
         let mut chain = Vec::new();
         let mut previous = baseline_in_process;
         for prefix in stack::cumulative_chain() {
-            let current = median(&in_process, Depth::InProcess, prefix.name());
+            let current = median(&in_process_group, Depth::InProcess, prefix.name());
             let (Some(now), Some(before)) = (current, previous) else { break };
             let cost = Overhead::between(&now, &before);
             chain.push(ChainStep {
@@ -369,10 +391,10 @@ impl Suite {
 
         Some(Suite {
             name: name.to_owned(),
-            floor_ns: median(&in_process, Depth::InProcess, FLOOR).map(|m| m.point),
+            floor_ns: median(&in_process_group, Depth::InProcess, FLOOR).map(|m| m.point),
             baseline_in_process_ns: baseline_in_process.map(|m| m.point),
             baseline_loopback_ns: baseline_loopback.map(|m| m.point),
-            bare_hyper_ns: median(&loopback, Depth::Loopback, BARE_HYPER).map(|m| m.point),
+            bare_hyper_ns: median(&loopback_group, Depth::Loopback, BARE_HYPER).map(|m| m.point),
             rows,
             chain,
         })
@@ -399,7 +421,12 @@ fn chain_length(stack: &str) -> Option<usize> {
 }
 
 /// A duration in nanoseconds, in the unit that reads best.
-pub(crate) fn format_ns(ns: f64) -> String {
+///
+/// ```
+/// use interceptor_bench::overhead::format_ns;
+/// assert_eq!(format_ns(1_234.0), "1.23 µs");
+/// ```
+pub fn format_ns(ns: f64) -> String {
     let magnitude = ns.abs();
     if magnitude < 1e3 {
         format!("{ns:.0} ns")

@@ -420,6 +420,13 @@ fn samples_the_server_process_from_proc() {
     assert_eq!(resources["source"], format!("pid {pid}"));
     assert!(resources["samples"].as_u64().unwrap() >= 2);
     assert!(resources["rss_peak_mb"].as_f64().unwrap() > 1.0);
+    let points = resources["points"].as_array().unwrap();
+    assert_eq!(points.len() as u64, resources["samples"].as_u64().unwrap(), "one point per sample");
+    assert_eq!((points[0]["t_ms"].as_u64(), points[0]["cpu_percent"].is_null()), (Some(0), true));
+    assert!(points.windows(2).all(|w| w[0]["t_ms"].as_u64() < w[1]["t_ms"].as_u64()), "in time order");
+    assert!(points[1..].iter().all(|p| p["cpu_percent"].as_f64().is_some_and(|c| c >= 0.0)));
+    let peak = points.iter().map(|p| p["rss_mb"].as_f64().unwrap()).fold(0.0, f64::max);
+    assert_eq!(peak, resources["rss_peak_mb"].as_f64().unwrap());
     assert!(thresholds(&report)["server_rss_mb: max<100000"]);
     assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("SERVER (pid {pid}")));
 }

@@ -3,7 +3,7 @@
 mod fixtures;
 
 use std::fs;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use fixtures::{Median, write_bench, write_run};
 use interceptor_bench::overhead::{Format, Overhead, OverheadReport, Verdict};
@@ -123,6 +123,21 @@ fn verdicts_follow_the_budget_per_interceptor() {
     let breaches: Vec<_> = report.breaches().collect();
     assert!(breaches.contains(&("", "chain/2")) && !breaches.contains(&("", "chain/1")), "{breaches:?}");
     assert!(breaches.contains(&("served_by", "served_by")));
+}
+
+#[test]
+fn rows_from_another_run_are_marked_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path());
+    let logger = dir.path().join("in_process/logger/unary/new/estimates.json");
+    let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    fs::File::options().write(true).open(&logger).unwrap().set_modified(an_hour_ago).unwrap();
+    let results = Results::read(dir.path(), Results::LAST_RUN).unwrap();
+    let report = OverheadReport::new(&results, Duration::from_millis(2)).unwrap();
+    let stale: Vec<(&str, bool)> = report.suites[0].rows.iter().map(|r| (r.stack.as_str(), r.stale)).collect();
+    assert_eq!(stale, [("full", false), ("logger", true)]);
+    let table = report.render(Format::Table);
+    assert!(table.contains("logger (stale)") && table.contains("in another run"), "{table}");
 }
 
 #[test]

@@ -19,7 +19,8 @@
 //!                        "per_interceptor_med_ms", "per_interceptor_p95_ms" } } },
 //!   "spike": null | { "end_ms", "p95_limit_ms", "window_ms", "recovery_time_ms": null | number },
 //!   "resources": null | { "source", "samples", "rss_peak_mb", "rss_mean_mb", "cpu_peak_percent",
-//!                         "cpu_mean_percent", "rss_target_mb", "cpu_target_percent", "within_targets" },
+//!                         "cpu_mean_percent", "rss_target_mb", "cpu_target_percent", "within_targets",
+//!                         "points": [{ "t_ms", "rss_mb", "cpu_percent": null | number }] },
 //!   "thresholds": [{ "metric", "condition", "value": null | number, "ok", "abort_on_fail" }],
 //!   "passed": bool,
 //!   "series": { "interval_ms", "points": [{ "t_ms", "requests", "errors", "iterations", "dropped",
@@ -488,17 +489,36 @@ pub fn check_writable(path: &Path, force: bool) -> Result<(), OutputError> {
     Ok(())
 }
 
-/// Writes `value` as pretty JSON to `path` atomically: into a temporary file beside it, then
-/// renamed over it (with `force`) or hard-linked to it (without, failing if it exists), so a
-/// reader never sees half a file and an existing file is never replaced silently.
+/// Writes `value` as pretty JSON to `path` atomically, as [`write_atomically`] does.
 pub fn write_json(path: &Path, value: &impl Serialize, force: bool) -> Result<(), OutputError> {
+    let mut text = serde_json::to_vec_pretty(value)
+        .map_err(|error| OutputError::Io { path: path.display().to_string(), error: error.into() })?;
+    text.push(b'\n');
+    write_atomically(path, &text, force)
+}
+
+/// Writes `contents` to `path` atomically: into a temporary file beside it, then renamed over
+/// it (with `force`) or hard-linked to it (without, failing if it exists), so a reader never
+/// sees half a file and an existing file is never replaced silently.
+///
+/// ```
+/// use interceptor_bench::load::output::{OutputError, write_atomically};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let file = dir.path().join("report.html");
+/// write_atomically(&file, b"<p>one</p>", false).unwrap();
+/// let refused = write_atomically(&file, b"<p>two</p>", false);
+/// assert!(matches!(refused, Err(OutputError::Exists(_))));
+/// write_atomically(&file, b"<p>two</p>", true).unwrap();
+/// assert_eq!(std::fs::read(&file).unwrap(), b"<p>two</p>");
+/// ```
+pub fn write_atomically(path: &Path, contents: &[u8], force: bool) -> Result<(), OutputError> {
     let io = |error| OutputError::Io { path: path.display().to_string(), error };
     let name = path.file_name().ok_or_else(|| io(std::io::Error::other("not a file name")))?;
     let temporary = path.with_file_name(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
     let written = (|| {
         let mut file = std::fs::File::create_new(&temporary)?;
-        serde_json::to_writer_pretty(&mut file, value)?;
-        file.write_all(b"\n")?;
+        file.write_all(contents)?;
         file.sync_all()
     })();
     let placed = written

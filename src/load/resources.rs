@@ -78,6 +78,19 @@ pub struct Resources {
     pub cpu_target_percent: f64,
     /// Peak RSS and mean CPU both under their targets.
     pub within_targets: bool,
+    /// Every sample, in order: what the report draws over time.
+    pub points: Vec<ResourcePoint>,
+}
+
+/// One sample of the server's resources.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ResourcePoint {
+    /// Milliseconds since sampling began (the run's start).
+    pub t_ms: u64,
+    /// Resident set (MB).
+    pub rss_mb: f64,
+    /// CPU use since the previous sample (percent of one core); `None` for the first sample.
+    pub cpu_percent: Option<f64>,
 }
 
 fn read_proc(pid: u32) -> Option<Reading> {
@@ -123,8 +136,7 @@ pub struct Sampler {
     source: Source,
     first: (Instant, f64),
     last: (Instant, f64),
-    rss_mb: Vec<f64>,
-    cpu_percent: Vec<f64>,
+    points: Vec<ResourcePoint>,
 }
 
 impl Sampler {
@@ -145,19 +157,19 @@ impl Sampler {
             ),
         })?;
         let now = (Instant::now(), reading.cpu_seconds);
-        Ok(Sampler { source, first: now, last: now, rss_mb: vec![reading.rss_mb], cpu_percent: Vec::new() })
+        let first_point = ResourcePoint { t_ms: 0, rss_mb: reading.rss_mb, cpu_percent: None };
+        Ok(Sampler { source, first: now, last: now, points: vec![first_point] })
     }
 
     /// Takes one sample; a server that has gone away is simply not sampled any more.
     pub async fn sample(&mut self) {
         let Some(reading) = Sampler::read(&self.source).await else { return };
         let now = Instant::now();
-        self.rss_mb.push(reading.rss_mb);
         let (then, before) = self.last;
         let wall = now.duration_since(then).as_secs_f64();
-        if wall > 0.0 {
-            self.cpu_percent.push((reading.cpu_seconds - before) / wall * 100.0);
-        }
+        let cpu_percent = (wall > 0.0).then(|| (reading.cpu_seconds - before) / wall * 100.0);
+        let t_ms = u64::try_from(now.duration_since(self.first.0).as_millis()).unwrap_or(u64::MAX);
+        self.points.push(ResourcePoint { t_ms, rss_mb: reading.rss_mb, cpu_percent });
         self.last = (now, reading.cpu_seconds);
     }
 
@@ -169,17 +181,20 @@ impl Sampler {
         let ((start, first), (end, last)) = (self.first, self.last);
         let wall = end.duration_since(start).as_secs_f64();
         let cpu_mean_percent = if wall > 0.0 { (last - first) / wall * 100.0 } else { 0.0 };
-        let rss_peak_mb = peak(&self.rss_mb);
+        let rss_mb: Vec<f64> = self.points.iter().map(|p| p.rss_mb).collect();
+        let cpu_percent: Vec<f64> = self.points.iter().filter_map(|p| p.cpu_percent).collect();
+        let rss_peak_mb = peak(&rss_mb);
         Resources {
             source: self.source.to_string(),
-            samples: self.rss_mb.len(),
+            samples: rss_mb.len(),
             rss_peak_mb,
-            rss_mean_mb: mean(&self.rss_mb),
-            cpu_peak_percent: peak(&self.cpu_percent),
+            rss_mean_mb: mean(&rss_mb),
+            cpu_peak_percent: peak(&cpu_percent),
             cpu_mean_percent,
             rss_target_mb: RSS_TARGET_MB,
             cpu_target_percent: CPU_TARGET_PERCENT,
             within_targets: rss_peak_mb < RSS_TARGET_MB && cpu_mean_percent < CPU_TARGET_PERCENT,
+            points: self.points,
         }
     }
 }

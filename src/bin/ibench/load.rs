@@ -11,6 +11,7 @@ use interceptor_bench::load::resources::Source;
 use interceptor_bench::load::scenario::BUILTINS;
 use interceptor_bench::load::threshold::Threshold;
 use interceptor_bench::load::{self, ExecutorKind, LoadOptions, Scenario, Target, Targets};
+use interceptor_bench::report::{HtmlReport, LoadRun};
 use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args)]
@@ -51,7 +52,10 @@ pub struct Args {
     /// Write the report as JSON (schema ibench.load/v1): --out json=FILE.
     #[arg(long, value_name = "json=FILE")]
     out: Option<String>,
-    /// Replace the --out file if it exists (atomically).
+    /// Also write the run's HTML report (as `ibench report --load` draws it).
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
+    /// Replace the --out and --report files if they exist (atomically).
     #[arg(long)]
     force: bool,
     /// Sample this server process's memory and CPU from /proc once a second.
@@ -127,6 +131,11 @@ pub fn run(args: Args) -> ExitCode {
             Err(error) => return bad_input(error),
         },
     };
+    if let Some(path) = &args.report
+        && let Err(error) = check_writable(path, args.force)
+    {
+        return bad_input(error);
+    }
     let progress = !args.no_progress && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
     let cancel = CancellationToken::new();
     let mut options =
@@ -181,6 +190,16 @@ pub fn run(args: Args) -> ExitCode {
     if let Some(path) = out {
         match write_json(&path, &report, args.force) {
             Ok(()) => println!("\n   wrote {}", path.display()),
+            Err(error) => return bad_input(error),
+        }
+    }
+    if let Some(path) = &args.report {
+        let run = match LoadRun::from_report(&report) {
+            Ok(run) => run,
+            Err(why) => return bad_input(format!("cannot report the run: {why}")),
+        };
+        match HtmlReport::new(format!("ibench load {}", report.scenario)).load_run(run).write(path, args.force) {
+            Ok(()) => println!("   wrote {}", path.display()),
             Err(error) => return bad_input(error),
         }
     }

@@ -9,6 +9,7 @@ mod baseline;
 mod compare;
 mod load;
 mod overhead;
+mod report;
 mod serve;
 mod stacks;
 
@@ -32,7 +33,10 @@ enum Command {
     Compare(compare::Args),
     /// Run a load scenario (the seed's k6 scenarios, or your own TOML) against loopback listeners.
     Load(Box<load::Args>),
+    /// Serve the seed's stacks (or your choice) over HTTP/1.1 and h2c, one port per stack.
     Serve(Box<serve::Args>),
+    /// A self-contained HTML report with charts of a load run and of the bench results.
+    Report(report::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,5 +48,6 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare::run(args),
         Command::Load(args) => load::run(*args),
         Command::Serve(args) => serve::run(*args),
+        Command::Report(args) => report::run(args),
     }
 }
