@@ -439,7 +439,7 @@ pub fn format_ns(ns: f64) -> String {
     }
 }
 
-pub(crate) fn format_signed_ns(ns: f64) -> String {
+fn format_signed_ns(ns: f64) -> String {
     if ns >= 0.0 { format!("+{}", format_ns(ns)) } else { format_ns(ns) }
 }
 
