@@ -152,6 +152,32 @@ fn a_slow_layer_fails_and_is_named() {
 }
 
 #[test]
+fn the_html_report_of_a_comparison_shows_the_verdict_the_gate_exits_with() {
+    let runs = runs();
+    let baselines = tempfile::tempdir().unwrap();
+    save(baselines.path(), "a", runs.a.path());
+    let html = baselines.path().join("compare.html");
+    let output = compare(baselines.path(), "a", runs.slow.path(), &["--report", path(&html)]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    let section = &page[page.find("Compared with baseline a").expect("the comparison section is there")..];
+    let spin_row =
+        section.split("<tr>").skip(1).find(|row| row.contains(SPIN_BENCH)).expect("a row for the spin bench");
+    assert!(spin_row.contains(r#"<span class="regressed">regressed</span>"#), "{spin_row}");
+    assert!(!page.contains("<script"), "self-contained");
+
+    // An existing report is never replaced without --force, and the gate does not run.
+    let before = std::fs::read(&html).unwrap();
+    let output = compare(baselines.path(), "a", runs.a.path(), &["--report", path(&html)]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("--force"));
+    assert_eq!(std::fs::read(&html).unwrap(), before);
+    let output = compare(baselines.path(), "a", runs.a.path(), &["--report", path(&html), "--force"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_ne!(std::fs::read(&html).unwrap(), before);
+}
+
+#[test]
 fn a_budget_breach_fails_without_any_regression() {
     let runs = runs();
     let baselines = tempfile::tempdir().unwrap();

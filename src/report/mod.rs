@@ -209,6 +209,64 @@ pub struct Comparison {
     pub rows: Vec<ComparisonRow>,
 }
 
+impl From<&crate::baseline::compare::Comparison> for Comparison {
+    /// The gate's comparison as report rows: each bench's absolute medians, and the change and
+    /// verdict under the signal the gate judged (relative to its group's baseline bench by
+    /// default). A group's reference bench shows its absolute change, marked unchanged.
+    ///
+    /// ```no_run
+    /// use interceptor_bench::baseline::{Baseline, compare};
+    /// use interceptor_bench::report::{Comparison, HtmlReport};
+    /// use interceptor_bench::results::{Results, criterion_dir};
+    ///
+    /// let path = std::path::Path::new("baselines/reference.json");
+    /// let baseline = Baseline::load(path).unwrap();
+    /// let results = Results::read(&criterion_dir(None), Results::LAST_RUN).unwrap();
+    /// let gate = compare::Comparison::new(&baseline, path, &results, compare::Options::default()).unwrap();
+    /// HtmlReport::new("vs reference").comparison(Comparison::from(&gate)).write("cmp.html".as_ref(), false).unwrap();
+    /// ```
+    fn from(gate: &crate::baseline::compare::Comparison) -> Self {
+        use crate::baseline::compare::{Signal, Verdict};
+        let rows = gate
+            .benches
+            .iter()
+            .map(|bench| {
+                let judged = match gate.options.signal {
+                    Signal::Absolute => bench.absolute,
+                    Signal::Relative | Signal::Both => bench.relative.unwrap_or(bench.absolute),
+                };
+                let verdict = match bench.verdict {
+                    Verdict::Regressed => Change::Regressed,
+                    Verdict::Improved => Change::Improved,
+                    Verdict::Unchanged | Verdict::Reference => Change::Unchanged,
+                };
+                ComparisonRow {
+                    id: bench.id.clone(),
+                    baseline_ns: bench.absolute.then.point,
+                    now_ns: bench.absolute.now.point,
+                    change_percent: judged.change.point * 100.0,
+                    interval_percent: (judged.change.lower * 100.0, judged.change.upper * 100.0),
+                    verdict,
+                }
+            })
+            .collect();
+        Comparison { baseline: gate.baseline.name.clone(), rows }
+    }
+}
+
+/// The directory a report written to `output` lives in: its links to criterion's pages and
+/// flamegraphs are relative to it.
+///
+/// ```
+/// use std::path::Path;
+/// use interceptor_bench::report::directory_of;
+/// assert_eq!(directory_of(Path::new("out/report.html")), Path::new("out"));
+/// assert_eq!(directory_of(Path::new("report.html")), Path::new("."));
+/// ```
+pub fn directory_of(output: &Path) -> &Path {
+    output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
 /// The report: whichever of a load run, bench results and a comparison it is given, in that
 /// order (see the module example).
 #[derive(Debug, Clone)]

@@ -1,12 +1,13 @@
 //! `ibench compare`: the regression gate, the last `cargo bench` run against a saved baseline.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use interceptor_bench::baseline::compare::{Comparison, Options, Signal, Threshold};
 use interceptor_bench::baseline::{Baseline, DEFAULT_DIR, path_of, validate_name};
 use interceptor_bench::overhead::Format;
+use interceptor_bench::report::{self, Benches, HtmlReport, ReportError, directory_of};
 use interceptor_bench::results::{Results, criterion_dir};
 
 #[derive(clap::Args)]
@@ -33,18 +34,42 @@ pub struct Args {
     /// Criterion's results directory [default: $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, else target/criterion]
     #[arg(long, value_name = "DIR")]
     criterion_dir: Option<PathBuf>,
+    /// Also write the comparison, with the last run's overhead charts, as a self-contained HTML page.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
+    /// Replace the --report file if it exists (atomically).
+    #[arg(long, requires = "report")]
+    force: bool,
+}
+
+/// The HTML page of `ibench compare --report`: the comparison and the last run's benches.
+fn write_report(args: &Args, path: &Path, gate: &Comparison, results: &Results) -> Result<(), ReportError> {
+    let benches = Benches::new(results, args.budget, directory_of(path))?;
+    HtmlReport::new(format!("ibench compare --baseline {}", args.baseline))
+        .benches(benches)
+        .comparison(report::Comparison::from(gate))
+        .write(path, args.force)
 }
 
 /// Exit 0 when nothing regressed and every stack is within budget, 1 on a regression or a
 /// budget breach, 2 when the baseline or the results are missing or unusable.
 pub fn run(args: Args) -> ExitCode {
+    if let Some(path) = args.report.as_deref().filter(|path| !args.force && path.exists()) {
+        eprintln!("ibench compare: {} exists; pass --force to replace it", path.display());
+        return ExitCode::from(2);
+    }
     let comparison = validate_name(&args.baseline).map_err(|e| e.to_string()).and_then(|()| {
         let path = path_of(&args.dir, &args.baseline);
         let baseline = Baseline::load(&path).map_err(|e| e.to_string())?;
         let results = Results::read(&criterion_dir(args.criterion_dir.as_deref()), Results::LAST_RUN)
             .map_err(|e| e.to_string())?;
         let options = Options { threshold: args.threshold, signal: args.signal, budget: args.budget };
-        Comparison::new(&baseline, &path, &results, options).map_err(|e| e.to_string())
+        let comparison = Comparison::new(&baseline, &path, &results, options).map_err(|e| e.to_string())?;
+        if let Some(report) = &args.report {
+            write_report(&args, report, &comparison, &results).map_err(|e| e.to_string())?;
+            eprintln!("ibench compare: wrote {}", report.display());
+        }
+        Ok(comparison)
     });
     let comparison = match comparison {
         Ok(comparison) => comparison,

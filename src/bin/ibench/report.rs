@@ -1,11 +1,11 @@
 //! `ibench report`: one self-contained HTML page with charts of a load run and of the bench
 //! results; exit 0 when written, 2 when an input cannot be read or the output cannot be written.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use interceptor_bench::report::{Benches, HtmlReport, LoadRun, ReportError};
+use interceptor_bench::report::{Benches, HtmlReport, LoadRun, ReportError, directory_of};
 use interceptor_bench::results::{Results, criterion_dir};
 
 #[derive(clap::Args)]
@@ -38,8 +38,7 @@ fn build(args: &Args) -> Result<HtmlReport, ReportError> {
     }
     if args.criterion_dir.is_some() || args.load.is_none() {
         let results = Results::read(&criterion_dir(args.criterion_dir.as_deref()), Results::LAST_RUN)?;
-        let report_dir = args.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        report = report.benches(Benches::new(&results, args.budget, report_dir)?);
+        report = report.benches(Benches::new(&results, args.budget, directory_of(&args.output))?);
     }
     Ok(report)
 }
