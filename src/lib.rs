@@ -25,6 +25,7 @@
 
 pub mod bench;
 pub mod connect;
+pub mod fault;
 pub mod greeter;
 pub mod interceptors;
 pub mod load;
