@@ -25,8 +25,8 @@
 //!
 //! The spec syntax ([`FaultConfig`]'s `FromStr`, what `ibench serve --fault` takes) is a
 //! comma-separated list of `error=RATE:CODE`, `latency=RATE:DURATION` and `panic=RATE`, rates
-//! between 0 and 1, e.g. `error=0.2:unavailable,latency=0.1:50ms,panic=0.01`; `none` turns
-//! everything off. Each kind is drawn independently per call: a call can be late *and* fail.
+//! between 0 and 1, e.g. `error=0.2:unavailable,latency=0.1:50ms,panic=0.01`, plus an optional
+//! `seed=N` (see [`FaultConfig::seed`]); `none` turns everything off. Each kind is drawn independently per call: a call can be late *and* fail.
 //! A panic happens when the response future is first polled after any delay, so the
 //! `error_handler` interceptor sees it as a handler panic.
 //!
@@ -144,6 +144,9 @@ impl fmt::Display for FaultConfig {
         if self.panic > 0.0 {
             parts.push(format!("panic={}", self.panic));
         }
+        if let Some(seed) = self.seed {
+            parts.push(format!("seed={seed}"));
+        }
         if parts.is_empty() { f.write_str("none") } else { f.write_str(&parts.join(",")) }
     }
 }
@@ -175,6 +178,11 @@ impl FromStr for FaultConfig {
                 return Err(bad(format!("{kind} is given twice")));
             }
             seen.push(kind);
+            if kind == "seed" {
+                let seed = value.parse::<u64>().map_err(|e| bad(format!("bad seed {value:?}: {e}")))?;
+                config = config.seed(seed);
+                continue;
+            }
             let (rate, argument) = match value.split_once(':') {
                 Some((rate, argument)) => (rate, Some(argument)),
                 None => (value, None),
@@ -193,7 +201,7 @@ impl FromStr for FaultConfig {
                 ("error", None) => return Err(bad("expected error=RATE:CODE".to_owned())),
                 ("latency", None) => return Err(bad("expected latency=RATE:DURATION".to_owned())),
                 ("panic", Some(_)) => return Err(bad("expected panic=RATE".to_owned())),
-                (other, _) => return Err(bad(format!("unknown fault {other:?}; known: error, latency, panic"))),
+                (other, _) => return Err(bad(format!("unknown fault {other:?}; known: error, latency, panic, seed"))),
             }
         }
         Ok(config)
@@ -451,6 +459,9 @@ mod tests {
         assert_eq!("none".parse::<FaultConfig>().unwrap(), FaultConfig::none());
         assert_eq!(FaultConfig::none().to_string(), "none");
         assert!("panic=0".parse::<FaultConfig>().unwrap().is_none());
+        let seeded: FaultConfig = "panic=0.5,seed=7".parse().unwrap();
+        assert_eq!(seeded, FaultConfig::none().panic(0.5).seed(7));
+        assert_eq!(seeded.to_string(), "panic=0.5,seed=7");
     }
 
     #[test]
@@ -470,6 +481,7 @@ mod tests {
             ("slow=0.1", "unknown fault \"slow\""),
             ("panic=0.1,panic=0.2", "panic is given twice"),
             ("panic=0.1,", "expected KIND=VALUE"),
+            ("seed=-1", "bad seed"),
         ] {
             let error = spec.parse::<FaultConfig>().unwrap_err().to_string();
             assert!(error.contains(needle), "{spec:?}: {error}");
