@@ -355,14 +355,20 @@ impl Server {
                         continue;
                     };
                     let _ = stream.set_nodelay(true);
-                    let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()));
-                    // Boxed: the task then holds a pointer, not a second copy of the connection state.
-                    let connection = Box::pin(graceful.watch(connection.into_owned()));
+                    let (builder, service, watcher) = (builder.clone(), service.clone(), graceful.watcher());
+                    let header_read_timeout = self.config.header_read_timeout;
                     let open = connections.open.clone();
                     open.inc();
                     tokio::spawn(async move {
-                        // A client that disconnects or speaks garbage ends only its own connection.
-                        let _ = connection.await;
+                        // hyper's header-read timer starts only after hyper-util has read the first
+                        // bytes (to tell HTTP/1 from h2c): a client that sends nothing would keep
+                        // its connection, and its place under the cap, for ever.
+                        if tokio::time::timeout(header_read_timeout, stream.peek(&mut [0; 1])).await.is_ok() {
+                            let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+                            // Boxed: the task then holds a pointer, not a second copy of the connection state.
+                            // A client that disconnects or speaks garbage ends only its own connection.
+                            let _ = Box::pin(watcher.watch(connection.into_owned())).await;
+                        }
                         open.dec();
                         drop(permit);
                     });
