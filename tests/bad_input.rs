@@ -46,8 +46,11 @@ fn json_post(body: &[u8]) -> Vec<u8> {
     post(SAY_HELLO, "content-type: application/json\r\n", body)
 }
 
+/// A status code and the Connect error code of the answer, if it carries one.
+type Expected = (u16, Option<String>);
+
 /// The status code and the Connect error code (if the body is one) of a raw HTTP/1 answer.
-fn status_and_code(answer: &str) -> (u16, Option<String>) {
+fn status_and_code(answer: &str) -> Expected {
     let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{answer:?}"));
     let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
     let code = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| v["code"].as_str().map(str::to_owned));
@@ -88,7 +91,7 @@ fn every_bad_input_gets_its_answer_and_the_server_keeps_serving() {
     let rss_before = rss_kib(serve.pid());
 
     let code = |c: &str| Some(c.to_owned());
-    let cases: Vec<(&str, Vec<u8>, (u16, Option<String>))> = vec![
+    let cases: Vec<(&str, Vec<u8>, Expected)> = vec![
         ("malformed JSON", json_post(br#"{"name":"#), (400, code("invalid_argument"))),
         ("invalid UTF-8", json_post(b"{\"name\":\"\xff\xfe\"}"), (400, code("invalid_argument"))),
         ("wrong field type", json_post(br#"{"name":5}"#), (400, code("invalid_argument"))),
@@ -152,14 +155,10 @@ fn every_bad_input_gets_its_answer_and_the_server_keeps_serving() {
     still_serves(addr, "huge headers");
 
     // Pipelined requests: both answered, in order.
-    let pipelined =
-        [post(SAY_HELLO, "content-type: application/json\r\n", br#"{"name":"One"}"#), json_post(br#"{"name":"Two"}"#)]
-            .concat()
-            .iter()
-            .copied()
-            .collect::<Vec<u8>>();
-    let pipelined = String::from_utf8(pipelined).unwrap().replacen("connection: close\r\n", "", 1);
-    let answer = raw(addr, pipelined.as_bytes());
+    let keep_alive = post(SAY_HELLO, "content-type: application/json\r\n", br#"{"name":"One"}"#);
+    let keep_alive = String::from_utf8(keep_alive).unwrap().replacen("connection: close\r\n", "", 1);
+    let pipelined = [keep_alive.as_bytes(), &json_post(br#"{"name":"Two"}"#)].concat();
+    let answer = raw(addr, &pipelined);
     let (one, two) = (answer.find("Hello, One!").unwrap(), answer.find("Hello, Two!").unwrap());
     assert!(one < two && answer.matches("HTTP/1.1 200 OK").count() == 2, "{answer}");
     still_serves(addr, "pipelined");
