@@ -174,3 +174,32 @@ async fn the_timeout_answers_deadline_exceeded_at_its_limit() {
     handle.set(FaultConfig::none().latency(1.0, Duration::from_millis(999)));
     assert!(service.oneshot(self::request()).await.is_ok(), "just under the limit still answers");
 }
+
+mod support;
+
+/// `ibench serve --fault`: the faults reach the wire with their Connect codes and the metrics.
+#[test]
+fn serve_injects_faults_per_listener() {
+    let (_serve, listeners) = support::start_stacks(
+        &["full", "baseline", "validation"],
+        &["--discard-logs", "--fault", "full=panic=1", "--fault", "baseline=error=1:unavailable"],
+    );
+    let http = support::Http::new();
+    let (full, baseline, validation) = (listeners[0].1, listeners[1].1, listeners[2].1);
+    for _ in 0..3 {
+        let panicked = http.say_hello(full, r#"{"name":"Ada"}"#);
+        assert_eq!((panicked.status, panicked.json()["code"].as_str()), (500, Some("internal")));
+        let failed = http.say_hello(baseline, r#"{"name":"Ada"}"#);
+        assert_eq!((failed.status, failed.json()["code"].as_str()), (503, Some("unavailable")));
+        assert_eq!(http.say_hello(validation, r#"{"name":"Ada"}"#).status, 200, "no --fault, no faults");
+    }
+    let metrics = http.get(full, "/metrics").body;
+    let line = |stack: &str, code: &str| {
+        format!(
+            r#"ibench_rpc_requests_total{{stack="{stack}",procedure="greeter.v1.GreeterService/SayHello",code="{code}"}} 3"#
+        )
+    };
+    for expected in [line("full", "internal"), line("baseline", "unavailable"), line("validation", "ok")] {
+        assert!(metrics.lines().any(|l| l == expected), "{expected} in\n{metrics}");
+    }
+}
