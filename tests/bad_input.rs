@@ -204,8 +204,8 @@ fn every_bad_input_gets_its_answer_and_the_server_keeps_serving() {
     still_serves(addr, "over the connection cap");
 
     // HTTP/2: open and reset 1,000 streams. hyper's h2 server ends a connection that resets
-    // streams faster than it accepts them (GOAWAY), so the client reconnects until 1,000 were
-    // reset, on at most 200 connections.
+    // streams faster than it accepts them (its reset-flood guard), so the client reconnects
+    // until 1,000 were reset, on at most 200 connections.
     http.runtime.block_on(async {
         let (mut reset, mut connections, mut answered) = (0, 0, 0);
         while reset < 1000 {
