@@ -23,6 +23,7 @@
 //!   interceptor costs, from them (`ibench overhead`).
 #![warn(missing_docs)]
 
+pub mod baseline;
 pub mod bench;
 pub mod connect;
 pub mod fault;

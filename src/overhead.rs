@@ -452,7 +452,7 @@ fn format_overhead(overhead: Option<Overhead>) -> String {
     }
 }
 
-fn write_table(out: &mut String, header: &[&str], rows: &[Vec<String>], markdown: bool) {
+pub(crate) fn write_table(out: &mut String, header: &[&str], rows: &[Vec<String>], markdown: bool) {
     if markdown {
         let _ = writeln!(out, "| {} |", header.join(" | "));
         let _ = writeln!(out, "|{}", "---|".repeat(header.len()));

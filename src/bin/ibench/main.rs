@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod baseline;
+mod compare;
 mod load;
 mod overhead;
 mod report;
@@ -25,6 +27,10 @@ enum Command {
     Stacks(stacks::Args),
     /// What each interceptor costs, from criterion's results (run `cargo bench` first).
     Overhead(overhead::Args),
+    /// Save the last `cargo bench` run as a committed baseline, or restore one into criterion's directory.
+    Baseline(baseline::Args),
+    /// The regression gate: the last `cargo bench` run against a saved baseline; exits 1 on a regression or budget breach.
+    Compare(compare::Args),
     /// Run a load scenario (the seed's k6 scenarios, or your own TOML) against loopback listeners.
     Load(Box<load::Args>),
     /// Serve the seed's stacks (or your choice) over HTTP/1.1 and h2c, one port per stack.
@@ -38,6 +44,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Stacks(args) => stacks::run(args),
         Command::Overhead(args) => overhead::run(args),
+        Command::Baseline(args) => baseline::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Load(args) => load::run(*args),
         Command::Serve(args) => serve::run(*args),
         Command::Report(args) => report::run(args),
