@@ -39,6 +39,7 @@ use tokio::sync::{Semaphore, oneshot};
 use tower::{Layer, Service};
 
 use crate::connect::{ConnectService, DEFAULT_MAX_BODY_BYTES};
+use crate::fault::FaultLayer;
 use crate::greeter::{self, Greeter};
 use crate::stack::{BoxRpcService, Interceptors, Stack};
 
@@ -161,6 +162,7 @@ pub struct StackListener {
     stack: Stack,
     listener: TcpListener,
     addr: SocketAddr,
+    faults: Option<FaultLayer>,
 }
 
 /// The backlog of pending connections of each listener.
@@ -192,7 +194,7 @@ impl StackListener {
             Ok((listener, local))
         };
         match bind() {
-            Ok((listener, addr)) => Ok(StackListener { stack, listener, addr }),
+            Ok((listener, addr)) => Ok(StackListener { stack, listener, addr, faults: None }),
             Err(source) => Err(BindError { stack: stack.name().to_owned(), addr, source }),
         }
     }
@@ -205,6 +207,30 @@ impl StackListener {
     /// The stack it will serve.
     pub fn stack(&self) -> &Stack {
         &self.stack
+    }
+
+    /// Wraps this listener's greeter in `faults` (see [`crate::fault`]), inside the whole stack.
+    ///
+    /// ```
+    /// use interceptor_bench::fault::FaultLayer;
+    /// use interceptor_bench::server::StackListener;
+    /// use interceptor_bench::stack::find;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let faults = FaultLayer::new("error=0.2:unavailable".parse().unwrap());
+    /// let listener = StackListener::bind(find("full").unwrap(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    /// let listener = listener.faults(faults);
+    /// assert!(listener.get_faults().is_some());
+    /// # });
+    /// ```
+    pub fn faults(mut self, faults: FaultLayer) -> Self {
+        self.faults = Some(faults);
+        self
+    }
+
+    /// The faults injected into this listener's greeter, if any.
+    pub fn get_faults(&self) -> Option<&FaultLayer> {
+        self.faults.as_ref()
     }
 }
 
@@ -262,8 +288,11 @@ impl Server {
 
     /// The HTTP service of a listener serving `stack` built with `interceptors` over the greeter.
     pub fn stack_service(&self, stack: &Stack, interceptors: &Interceptors) -> StackService {
-        let codec = ConnectService::greeter(stack.service(interceptors, Greeter::new()))
-            .max_body_bytes(self.config.max_body_bytes);
+        self.http_service(stack, stack.service(interceptors, Greeter::new()))
+    }
+
+    fn http_service(&self, stack: &Stack, rpc: BoxRpcService) -> StackService {
+        let codec = ConnectService::greeter(rpc).max_body_bytes(self.config.max_body_bytes);
         let recorded = self.metrics.layer(stack.name(), greeter::METHODS).layer(codec);
         WithEndpoints::new(stack.name(), self.metrics.clone(), recorded)
     }
@@ -277,7 +306,12 @@ impl Server {
     ) -> io::Result<Drain> {
         let shutdown = shutdown.shared();
         let runs = listeners.into_iter().map(|bound| {
-            let service = self.stack_service(&bound.stack, interceptors);
+            let service = match &bound.faults {
+                Some(faults) => {
+                    self.http_service(&bound.stack, bound.stack.service(interceptors, faults.layer(Greeter::new())))
+                }
+                None => self.stack_service(&bound.stack, interceptors),
+            };
             self.serve(bound.listener, service, shutdown.clone())
         });
         let drains = futures_util::future::try_join_all(runs).await?;
@@ -321,14 +355,20 @@ impl Server {
                         continue;
                     };
                     let _ = stream.set_nodelay(true);
-                    let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()));
-                    // Boxed: the task then holds a pointer, not a second copy of the connection state.
-                    let connection = Box::pin(graceful.watch(connection.into_owned()));
+                    let (builder, service, watcher) = (builder.clone(), service.clone(), graceful.watcher());
+                    let header_read_timeout = self.config.header_read_timeout;
                     let open = connections.open.clone();
                     open.inc();
                     tokio::spawn(async move {
-                        // A client that disconnects or speaks garbage ends only its own connection.
-                        let _ = connection.await;
+                        // hyper's header-read timer starts only after hyper-util has read the first
+                        // bytes (to tell HTTP/1 from h2c): a client that sends nothing would keep
+                        // its connection, and its place under the cap, for ever.
+                        if tokio::time::timeout(header_read_timeout, stream.peek(&mut [0; 1])).await.is_ok() {
+                            let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+                            // Boxed: the task then holds a pointer, not a second copy of the connection state.
+                            // A client that disconnects or speaks garbage ends only its own connection.
+                            let _ = Box::pin(watcher.watch(connection.into_owned())).await;
+                        }
                         open.dec();
                         drop(permit);
                     });

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use interceptor_bench::connect::DEFAULT_MAX_BODY_BYTES;
+use interceptor_bench::fault::{FaultConfig, FaultLayer};
 use interceptor_bench::interceptors::logger::{LogWriter, LoggerLayer};
 use interceptor_bench::interceptors::otel::OtelLayer;
 use interceptor_bench::server::{Drain, Server, ServerConfig, StackListener, TerminationSignals};
@@ -35,6 +36,12 @@ pub struct Args {
     /// Add N to every default port (8080..8084), to run beside another server.
     #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "stacks")]
     port_offset: u16,
+
+    /// Inject faults into the greeter of listener STACK (repeatable), e.g.
+    /// `full=error=0.2:unavailable,latency=0.1:50ms,panic=0.01,seed=7`. Kinds: error=RATE:CODE,
+    /// latency=RATE:DURATION, panic=RATE, seed=N; rates from 0 to 1.
+    #[arg(long = "fault", value_name = "STACK=SPEC", value_parser = parse_stack_faults)]
+    faults: Vec<(String, FaultConfig)>,
 
     /// Tokio worker threads. 1 runs everything on one thread, which was fastest on a 2-core
     /// machine shared with the load generator.
@@ -91,6 +98,11 @@ fn parse_stack_port(value: &str) -> Result<(Stack, u16), String> {
     Ok((find(name)?, port))
 }
 
+fn parse_stack_faults(value: &str) -> Result<(String, FaultConfig), String> {
+    let (name, spec) = value.split_once('=').ok_or_else(|| format!("expected STACK=SPEC, got {value:?}"))?;
+    Ok((name.to_owned(), spec.parse::<FaultConfig>().map_err(|e| e.to_string())?))
+}
+
 impl Args {
     /// The listeners to bind: the --stack ones, or the seed's five shifted by --port-offset.
     fn listeners(&self) -> Result<Vec<(Stack, SocketAddr)>, String> {
@@ -110,6 +122,23 @@ impl Args {
             }
         }
         Ok(with_ports.into_iter().map(|(stack, port)| (stack, SocketAddr::new(self.bind, port))).collect())
+    }
+
+    /// The --fault of the listener serving `stack`; a --fault naming no listener is an error.
+    fn faults_for(&self, listeners: &[(Stack, SocketAddr)]) -> Result<Vec<Option<FaultLayer>>, String> {
+        for (name, _) in &self.faults {
+            if !listeners.iter().any(|(stack, _)| stack.name() == name) {
+                return Err(format!("--fault {name}=...: no listener serves stack {name:?}"));
+            }
+        }
+        let faults = listeners.iter().map(|(stack, _)| {
+            let mut given = self.faults.iter().filter(|(name, _)| name == stack.name());
+            match (given.next(), given.next()) {
+                (Some(_), Some(_)) => Err(format!("--fault {} is given twice", stack.name())),
+                (first, _) => Ok(first.map(|(_, config)| FaultLayer::new(*config))),
+            }
+        });
+        faults.collect()
     }
 
     fn config(&self) -> ServerConfig {
@@ -158,6 +187,10 @@ pub fn run(args: Args) -> ExitCode {
         Ok(listeners) => listeners,
         Err(message) => return fail(&message),
     };
+    let faults = match args.faults_for(&listeners) {
+        Ok(faults) => faults,
+        Err(message) => return fail(&message),
+    };
     let runtime = match args.runtime() {
         Ok(runtime) => runtime,
         Err(error) => return fail(&format!("cannot start the runtime: {error}")),
@@ -167,7 +200,13 @@ pub fn run(args: Args) -> ExitCode {
         Err(message) => return fail(&message),
     };
     runtime.block_on(async {
-        let bound = match listeners.into_iter().map(|(stack, addr)| StackListener::bind(stack, addr)).collect() {
+        let bind = |((stack, addr), faults): ((Stack, SocketAddr), Option<FaultLayer>)| {
+            StackListener::bind(stack, addr).map(|bound| match faults {
+                Some(faults) => bound.faults(faults),
+                None => bound,
+            })
+        };
+        let bound = match listeners.into_iter().zip(faults).map(bind).collect() {
             Ok(bound) => bound,
             Err(error) => return fail(&error.to_string()),
         };
@@ -193,7 +232,8 @@ async fn serve(
         let stack = listener.stack();
         let chain =
             if stack.is_empty() { "(no interceptors)".to_owned() } else { stack.interceptor_names().join(" → ") };
-        println!("ready {} http://{} {chain}", stack.name(), listener.addr());
+        let faults = listener.get_faults().map_or(String::new(), |f| format!(" (faults: {})", f.handle().get()));
+        println!("ready {} http://{} {chain}{faults}", stack.name(), listener.addr());
     }
     let _ = std::io::stdout().flush();
     let grace = args.grace_period;
