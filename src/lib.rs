@@ -21,6 +21,7 @@
 
 pub mod connect;
 pub mod greeter;
+pub mod instructions;
 pub mod interceptors;
 pub mod rpc;
 pub mod server;

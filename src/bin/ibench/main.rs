@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod instructions;
 mod stacks;
 
 /// What does each interceptor in a tower RPC stack cost, and did this change make it worse?
@@ -19,11 +20,14 @@ struct Cli {
 enum Command {
     /// List every stack in the catalog with its interceptors, outermost first.
     Stacks(stacks::Args),
+    /// Instruction-count baselines: save the last Callgrind bench run, or compare it (exit 1 on regression).
+    Instructions(instructions::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Stacks(args) => stacks::run(args),
+        Command::Instructions(args) => instructions::run(args),
     }
 }
