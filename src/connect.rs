@@ -179,18 +179,18 @@ where
     let (parts, body) = request.into_parts();
     let Some((procedure, schema)) = routes.get(parts.uri.path()) else {
         let message = format!("{} is not a procedure served here", parts.uri.path());
-        return Err(reject(StatusCode::NOT_FOUND, Code::Unimplemented, message));
+        return Err(reject(StatusCode::NOT_FOUND, Code::Unimplemented, &message));
     };
     if parts.method != Method::POST {
         let message = format!("method {} not allowed: Connect unary calls use POST", parts.method);
-        let mut response = reject(StatusCode::METHOD_NOT_ALLOWED, Code::Unknown, message);
+        let mut response = reject(StatusCode::METHOD_NOT_ALLOWED, Code::Unknown, &message);
         response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
         return Err(response);
     }
     if !is_json(&parts.headers) {
         let got = parts.headers.get(CONTENT_TYPE).map_or("none".into(), |v| String::from_utf8_lossy(v.as_bytes()));
         let message = format!("unsupported content type {got:?}: use application/json");
-        let mut response = reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, Code::Unknown, message);
+        let mut response = reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, Code::Unknown, &message);
         response.headers_mut().insert("accept-post", APPLICATION_JSON);
         return Err(response);
     }
@@ -273,10 +273,25 @@ pub fn encode_message(response: RpcResponse) -> http::Response<Full<Bytes>> {
 }
 
 /// Encodes a failure: the code's HTTP status and the Connect error JSON body.
+///
+/// The [`Code`] also travels in the response's extensions, so that layers outside the codec
+/// (metrics, for one) read it without parsing the body.
+///
+/// ```
+/// use interceptor_bench::connect::encode_error;
+/// use interceptor_bench::rpc::{Code, RpcError};
+///
+/// let response = encode_error(&RpcError::new(Code::Unavailable, "circuit open"));
+/// assert_eq!(response.status(), 503);
+/// assert_eq!(response.extensions().get::<Code>(), Some(&Code::Unavailable));
+/// ```
 pub fn encode_error(error: &RpcError) -> http::Response<Full<Bytes>> {
-    json_response(error.code.status_code(), HeaderMap::new(), error.to_json().into_bytes())
+    reject(error.code.status_code(), error.code, &error.message)
 }
 
-fn reject(status: StatusCode, code: Code, message: String) -> http::Response<Full<Bytes>> {
-    json_response(status, HeaderMap::new(), RpcError::new(code, message).to_json().into_bytes())
+fn reject(status: StatusCode, code: Code, message: &str) -> http::Response<Full<Bytes>> {
+    let body = serde_json::json!({"code": code.as_str(), "message": message}).to_string();
+    let mut response = json_response(status, HeaderMap::new(), body.into_bytes());
+    response.extensions_mut().insert(code);
+    response
 }

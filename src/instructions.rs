@@ -12,7 +12,7 @@
 //! use interceptor_bench::instructions::{Baseline, StackCount, compare};
 //!
 //! let count = |name: &str, instructions| StackCount { name: name.into(), instructions, estimated_cycles: None };
-//! let baseline = Baseline::new(vec![count("baseline", 1000), count("logger", 2000)], "cargo bench");
+//! let baseline = Baseline::new(vec![count("baseline", 1000), count("logger", 2000)], "ibench instructions save x", "cargo bench");
 //! let current = vec![count("baseline", 1000), count("logger", 2100)];
 //! let comparison = compare(&baseline, &current, 2.0);
 //! assert_eq!(comparison.regressed(), ["logger"]);
@@ -27,6 +27,7 @@ use std::task::{Context, Poll, Waker};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::baseline::Provenance;
 use crate::greeter::{Greeter, SAY_HELLO};
 use crate::rpc::{RpcRequest, RpcResponse, RpcResult};
 use crate::stack::{BoxRpcService, Interceptors, Stack, catalog, cumulative_chain};
@@ -216,36 +217,6 @@ fn read_summary(dir: &Path, stack: String) -> Result<StackCount, InputError> {
     Ok(StackCount { name: stack, instructions, estimated_cycles: new_value("EstimatedCycles") })
 }
 
-/// The machine a baseline was measured on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Machine {
-    /// CPU model, from `/proc/cpuinfo`.
-    pub cpu: String,
-    /// Cores available to the process.
-    pub cores: usize,
-    /// Operating system, from `/etc/os-release`.
-    pub os: String,
-}
-
-impl Machine {
-    /// This machine.
-    pub fn current() -> Self {
-        let field = |path: &str, key: &str| {
-            std::fs::read_to_string(path).ok().and_then(|text| {
-                text.lines()
-                    .find(|line| line.starts_with(key))
-                    .and_then(|line| line.split_once(['=', ':']))
-                    .map(|(_, value)| value.trim().trim_matches('"').to_owned())
-            })
-        };
-        Machine {
-            cpu: field("/proc/cpuinfo", "model name").unwrap_or_else(|| "unknown".into()),
-            cores: std::thread::available_parallelism().map_or(1, usize::from),
-            os: field("/etc/os-release", "PRETTY_NAME").unwrap_or_else(|| std::env::consts::OS.into()),
-        }
-    }
-}
-
 /// An instruction baseline file: `{"schema": 1, "kind": "instructions", ...}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
@@ -253,41 +224,19 @@ pub struct Baseline {
     pub schema: u32,
     /// Always [`KIND`].
     pub kind: String,
-    /// Where it was measured.
-    pub machine: Machine,
-    /// `rustc --version`.
-    pub rustc: String,
-    /// `git rev-parse --short HEAD` (`-dirty` when the tree had changes).
-    pub commit: String,
-    /// When it was saved (HTTP date, UTC).
-    pub date: String,
-    /// The exact command that produced the counts.
-    pub command: String,
+    /// Where, when and how it was measured (the same record as timing baselines).
+    pub provenance: Provenance,
     /// One count per stack.
     pub stacks: Vec<StackCount>,
 }
 
 impl Baseline {
-    /// A baseline of `stacks` measured here, now, by `command`.
-    pub fn new(stacks: Vec<StackCount>, command: impl Into<String>) -> Self {
-        let output = |program: &str, args: &[&str]| {
-            std::process::Command::new(program)
-                .args(args)
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        };
-        let dirty = output("git", &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-        let commit = output("git", &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    /// A baseline of `stacks` measured here, now: `command` saved it from what `bench_command` produced.
+    pub fn new(stacks: Vec<StackCount>, command: &str, bench_command: &str) -> Self {
         Baseline {
             schema: SCHEMA,
             kind: KIND.into(),
-            machine: Machine::current(),
-            rustc: output("rustc", &["--version"]).unwrap_or_else(|| "unknown".into()),
-            commit: if dirty { format!("{commit}-dirty") } else { commit },
-            date: httpdate::fmt_http_date(std::time::SystemTime::now()),
-            command: command.into(),
+            provenance: Provenance::collect(command, Some(bench_command)),
             stacks,
         }
     }

@@ -17,12 +17,22 @@
 //! - [`greeter`]: the benchmark handler.
 //! - [`interceptors`]: one module per interceptor (Layer + Service + ResponseFuture).
 //! - [`stack`]: the named stacks and a builder for your own, including your own `tower::Layer`.
+//! - [`bench`](mod@bench): the names the criterion benches write under and, with the `criterion` feature,
+//!   the harness that benches any stack or your own layer in-process and over loopback.
+//! - [`results`]: reads criterion's results (`target/criterion`); [`overhead`]: what each
+//!   interceptor costs, from them (`ibench overhead`).
 #![warn(missing_docs)]
 
+pub mod baseline;
+pub mod bench;
 pub mod connect;
 pub mod greeter;
 pub mod instructions;
 pub mod interceptors;
+pub mod load;
+pub mod overhead;
+pub mod report;
+pub mod results;
 pub mod rpc;
 pub mod server;
 pub mod stack;

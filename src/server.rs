@@ -2,9 +2,12 @@
 //! HTTP/1.1 with keep-alive and HTTP/2 cleartext (h2c) on the same port.
 //!
 //! [`serve`] runs the accept loop on the current runtime until a shutdown signal, then lets
-//! in-flight connections finish. [`BackgroundServer`] runs one on its own thread and runtime,
-//! bound to `127.0.0.1:0`, as hyper's own benches do: what the loopback benches and the
-//! tests use.
+//! in-flight connections finish. [`Server`] does the same with the hardening of `ibench serve`
+//! ([`ServerConfig`]: header-read timeout, body limit, connection cap, grace period) and serves
+//! any number of catalog stacks, one per listener, each with [`endpoints`] (`/health`,
+//! `/healthz`, `/metrics`) and [`metrics`]. [`BackgroundServer`] runs one stack on its own
+//! thread and runtime, bound to `127.0.0.1:0`, as hyper's own benches do: what the loopback
+//! benches and the tests use.
 //!
 //! ```
 //! use interceptor_bench::server::BackgroundServer;
@@ -19,25 +22,39 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tower::Service;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{Semaphore, oneshot};
+use tower::{Layer, Service};
 
-use crate::connect::ConnectService;
-use crate::greeter::Greeter;
-use crate::stack::{Interceptors, Stack};
+use crate::connect::{ConnectService, DEFAULT_MAX_BODY_BYTES};
+use crate::greeter::{self, Greeter};
+use crate::stack::{BoxRpcService, Interceptors, Stack};
+
+pub mod endpoints;
+pub mod metrics;
+
+use endpoints::WithEndpoints;
+use metrics::{Metrics, RecordMetrics};
+
+/// The HTTP service of one `ibench serve` listener: the endpoints, the metrics recorder, the
+/// Connect codec and the stack over the greeter.
+pub type StackService = WithEndpoints<RecordMetrics<ConnectService<BoxRpcService>>>;
 
 /// Serves `service` on every connection accepted from `listener` until `shutdown` resolves,
-/// then stops accepting and waits for open connections to finish their in-flight requests.
+/// then stops accepting and waits for open connections to finish their in-flight requests,
+/// with the defaults of [`ServerConfig`].
 pub async fn serve<S>(listener: TcpListener, service: S, shutdown: impl Future<Output = ()>) -> io::Result<()>
 where
     S: Service<http::Request<Incoming>, Response = http::Response<Full<Bytes>>, Error = Infallible>
@@ -46,31 +63,334 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(connection) => connection,
-                    // Out of file descriptors and similar: keep serving the open connections.
-                    Err(_) => continue,
-                };
-                let _ = stream.set_nodelay(true);
-                let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()));
-                let connection = graceful.watch(connection.into_owned());
-                tokio::spawn(async move {
-                    // A client that disconnects or speaks garbage ends only its own connection.
-                    let _ = connection.await;
-                });
-            }
-            () = &mut shutdown => break,
+    Server::new(ServerConfig::default()).serve(listener, service, shutdown).await.map(drop)
+}
+
+/// The limits of a [`Server`]. Builder methods take and return `self`.
+///
+/// ```
+/// use std::time::Duration;
+/// use interceptor_bench::server::ServerConfig;
+///
+/// let config = ServerConfig::default().max_connections(2_000).grace_period(Duration::from_secs(3));
+/// assert_eq!(config.get_max_connections(), 2_000);
+/// assert_eq!(ServerConfig::default().get_header_read_timeout(), Duration::from_secs(5));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    header_read_timeout: Duration,
+    max_connections: usize,
+    grace_period: Duration,
+    max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    /// 5 s to send request headers, 4,096 connections, 10 s of grace, the codec's 4 MiB body limit.
+    fn default() -> Self {
+        ServerConfig {
+            header_read_timeout: Duration::from_secs(5),
+            max_connections: 4096,
+            grace_period: Duration::from_secs(10),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
+}
+
+impl ServerConfig {
+    /// An HTTP/1 client that has not sent complete request headers this long after it
+    /// connected, or after the previous response on a kept-alive connection, is disconnected:
+    /// hyper starts the timer when it waits for a request, so this is also the idle timeout of
+    /// HTTP/1 keep-alive connections.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// The most connections served at once, over all listeners; connections beyond it are
+    /// closed as soon as they are accepted and counted in `ibench_connections_rejected_total`.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// How long a shutdown waits for in-flight requests before closing their connections.
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.grace_period = grace;
+        self
+    }
+
+    /// The request body limit of the Connect codec ([`ConnectService::max_body_bytes`]).
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// See [`ServerConfig::header_read_timeout`].
+    pub fn get_header_read_timeout(&self) -> Duration {
+        self.header_read_timeout
+    }
+
+    /// See [`ServerConfig::max_connections`].
+    pub fn get_max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    /// See [`ServerConfig::grace_period`].
+    pub fn get_grace_period(&self) -> Duration {
+        self.grace_period
+    }
+
+    /// See [`ServerConfig::max_body_bytes`].
+    pub fn get_max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+}
+
+/// How a shutdown ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drain {
+    /// Every in-flight request was answered within the grace period.
+    Finished,
+    /// The grace period ran out; the remaining connections were closed.
+    GracePeriodExpired,
+}
+
+/// A TCP listener bound for one stack, not yet serving.
+#[derive(Debug)]
+pub struct StackListener {
+    stack: Stack,
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+/// The backlog of pending connections of each listener.
+const LISTEN_BACKLOG: u32 = 1024;
+
+impl StackListener {
+    /// Binds `addr` (port 0 picks a free port) for `stack`. Must be called within a tokio runtime.
+    ///
+    /// # Errors
+    /// A [`BindError`] naming the stack, the address and the port, with the system's reason.
+    ///
+    /// ```
+    /// use interceptor_bench::server::StackListener;
+    /// use interceptor_bench::stack::find;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let first = StackListener::bind(find("baseline").unwrap(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    /// let taken = StackListener::bind(find("full").unwrap(), first.addr()).unwrap_err();
+    /// assert!(taken.to_string().contains(&format!("port {}", first.addr().port())));
+    /// # });
+    /// ```
+    pub fn bind(stack: Stack, addr: SocketAddr) -> Result<Self, BindError> {
+        let bind = || -> io::Result<(TcpListener, SocketAddr)> {
+            let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr)?;
+            let listener = socket.listen(LISTEN_BACKLOG)?;
+            let local = listener.local_addr()?;
+            Ok((listener, local))
+        };
+        match bind() {
+            Ok((listener, addr)) => Ok(StackListener { stack, listener, addr }),
+            Err(source) => Err(BindError { stack: stack.name().to_owned(), addr, source }),
+        }
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The stack it will serve.
+    pub fn stack(&self) -> &Stack {
+        &self.stack
+    }
+}
+
+/// A listener could not be bound; names the port.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr} (port {port}) for stack {stack:?}: {source}", port = addr.port())]
+pub struct BindError {
+    /// The stack the listener was for.
+    pub stack: String,
+    /// The address asked for.
+    pub addr: SocketAddr,
+    /// The system's reason (`AddrInUse` when the port is taken).
+    #[source]
+    pub source: io::Error,
+}
+
+/// Serves HTTP with the limits of a [`ServerConfig`] and records [`metrics::Metrics`].
+/// Connection permits and metrics are shared by every listener it serves.
+///
+/// ```
+/// use interceptor_bench::server::{Server, ServerConfig, StackListener};
+/// use interceptor_bench::stack::{Interceptors, find};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let server = Server::new(ServerConfig::default());
+/// let listener = StackListener::bind(find("baseline").unwrap(), "127.0.0.1:0".parse().unwrap()).unwrap();
+/// // Stops at once here; a real server passes a signal (see `TerminationSignals`).
+/// let drain = server.serve_stacks(vec![listener], &Interceptors::default(), async {}).await.unwrap();
+/// assert_eq!(drain, interceptor_bench::server::Drain::Finished);
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Server {
+    config: ServerConfig,
+    permits: Arc<Semaphore>,
+    metrics: Metrics,
+}
+
+impl Server {
+    /// A server with `config` and a fresh metrics registry.
+    pub fn new(config: ServerConfig) -> Self {
+        let permits = Arc::new(Semaphore::new(config.max_connections.min(Semaphore::MAX_PERMITS)));
+        Server { config, permits, metrics: Metrics::new() }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Its metrics, as `/metrics` shows them.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The HTTP service of a listener serving `stack` built with `interceptors` over the greeter.
+    pub fn stack_service(&self, stack: &Stack, interceptors: &Interceptors) -> StackService {
+        let codec = ConnectService::greeter(stack.service(interceptors, Greeter::new()))
+            .max_body_bytes(self.config.max_body_bytes);
+        let recorded = self.metrics.layer(stack.name(), greeter::METHODS).layer(codec);
+        WithEndpoints::new(stack.name(), self.metrics.clone(), recorded)
+    }
+
+    /// Serves every listener with its stack until `shutdown` resolves, then drains them all.
+    pub async fn serve_stacks(
+        &self,
+        listeners: Vec<StackListener>,
+        interceptors: &Interceptors,
+        shutdown: impl Future<Output = ()>,
+    ) -> io::Result<Drain> {
+        let shutdown = shutdown.shared();
+        let runs = listeners.into_iter().map(|bound| {
+            let service = self.stack_service(&bound.stack, interceptors);
+            self.serve(bound.listener, service, shutdown.clone())
+        });
+        let drains = futures_util::future::try_join_all(runs).await?;
+        Ok(drains.into_iter().find(|d| *d == Drain::GracePeriodExpired).unwrap_or(Drain::Finished))
+    }
+
+    /// Serves `service` on every connection accepted from `listener` until `shutdown`
+    /// resolves, then stops accepting and waits up to the grace period for open connections
+    /// to finish their in-flight requests.
+    pub async fn serve<S>(
+        &self,
+        listener: TcpListener,
+        service: S,
+        shutdown: impl Future<Output = ()>,
+    ) -> io::Result<Drain>
+    where
+        S: Service<http::Request<Incoming>, Response = http::Response<Full<Bytes>>, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(self.config.header_read_timeout);
+        let connections = self.metrics.connections();
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let stream = match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(error) => {
+                            pause_after_accept_error(&error).await;
+                            continue;
+                        }
+                    };
+                    let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                        // Over the cap: close at once (dropping the stream) and count it.
+                        connections.rejected.inc();
+                        continue;
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()));
+                    // Boxed: the task then holds a pointer, not a second copy of the connection state.
+                    let connection = Box::pin(graceful.watch(connection.into_owned()));
+                    let open = connections.open.clone();
+                    open.inc();
+                    tokio::spawn(async move {
+                        // A client that disconnects or speaks garbage ends only its own connection.
+                        let _ = connection.await;
+                        open.dec();
+                        drop(permit);
+                    });
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        drop(listener);
+        match tokio::time::timeout(self.config.grace_period, graceful.shutdown()).await {
+            Ok(()) => Ok(Drain::Finished),
+            Err(_) => Ok(Drain::GracePeriodExpired),
+        }
+    }
+}
+
+/// After a failed accept: go on at once when only that connection failed; otherwise (out of
+/// file descriptors, memory) wait a little, so the loop does not spin while nothing can be accepted.
+async fn pause_after_accept_error(error: &io::Error) {
+    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if !matches!(error.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// SIGINT and SIGTERM, caught from the moment [`TerminationSignals::install`] returns.
+///
+/// ```
+/// use interceptor_bench::server::TerminationSignals;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let signals = TerminationSignals::install().unwrap();
+/// // `signals.recv().await` resolves with "SIGINT" or "SIGTERM".
+/// # drop(signals);
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct TerminationSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl TerminationSignals {
+    /// Installs the handlers; from now on these signals no longer end the process.
+    /// Must be called within a tokio runtime.
+    ///
+    /// # Errors
+    /// When a handler cannot be installed.
+    pub fn install() -> io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(TerminationSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Resolves with the signal's name at the first SIGINT or SIGTERM.
+    pub async fn recv(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
 }
 
 /// A server running `stack` over the greeter on its own thread and single-threaded runtime,

@@ -6,6 +6,7 @@
 
 pub mod bulkhead;
 pub mod circuit_breaker;
+mod early;
 pub mod error_handler;
 pub mod fallback;
 pub mod logger;
@@ -13,5 +14,7 @@ pub mod method_filter;
 pub mod otel;
 pub mod retry;
 pub mod serializer;
+#[cfg(test)]
+mod testing;
 pub mod timeout;
 pub mod validation;

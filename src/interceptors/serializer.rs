@@ -26,6 +26,7 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use crate::interceptors::early::CalledOrRejected;
 use crate::rpc::{Code, Message, RpcError, RpcRequest, RpcResponse};
 
 /// Round-trips request and response messages through their JSON bytes; see the
@@ -97,11 +98,14 @@ where
         match round_trip(&request.message) {
             Ok(message) => {
                 request.message = message;
-                ResponseFuture::called(self.inner.call(request))
+                ResponseFuture { inner: CalledOrRejected::called(self.inner.call(request)) }
             }
-            Err(error) => {
-                ResponseFuture::rejected(RpcError::new(Code::InvalidArgument, format!("request message: {error}")))
-            }
+            Err(error) => ResponseFuture {
+                inner: CalledOrRejected::rejected(RpcError::new(
+                    Code::InvalidArgument,
+                    format!("request message: {error}"),
+                )),
+            },
         }
     }
 }
@@ -110,27 +114,7 @@ pin_project! {
     /// The response future of [`Serializer`].
     pub struct ResponseFuture<F> {
         #[pin]
-        kind: Kind<F>,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind<F> {
-        // The request message made the round trip; the inner service's future.
-        Called { #[pin] future: F },
-        // The request message did not; answered without calling the inner service.
-        Rejected { error: Option<RpcError> },
-    }
-}
-
-impl<F> ResponseFuture<F> {
-    fn called(future: F) -> Self {
-        ResponseFuture { kind: Kind::Called { future } }
-    }
-
-    fn rejected(error: RpcError) -> Self {
-        ResponseFuture { kind: Kind::Rejected { error: Some(error) } }
+        inner: CalledOrRejected<F>,
     }
 }
 
@@ -141,17 +125,12 @@ where
     type Output = Result<RpcResponse, RpcError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Called { future } => future.poll(cx).map(|result| {
-                let mut response = result?;
-                response.message = round_trip(&response.message)
-                    .map_err(|error| RpcError::new(Code::Internal, format!("response message: {error}")))?;
-                Ok(response)
-            }),
-            KindProj::Rejected { error } => {
-                Poll::Ready(Err(error.take().expect("ResponseFuture polled after completion")))
-            }
-        }
+        self.project().inner.poll(cx).map(|result| {
+            let mut response = result?;
+            response.message = round_trip(&response.message)
+                .map_err(|error| RpcError::new(Code::Internal, format!("response message: {error}")))?;
+            Ok(response)
+        })
     }
 }
 

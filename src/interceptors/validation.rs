@@ -42,6 +42,7 @@ use tower::{Layer, Service};
 
 use super::method_filter::ProcedurePattern;
 use crate::greeter::{SAY_GOODBYE, SAY_HELLO};
+use crate::interceptors::early::CalledOrRejected;
 use crate::rpc::{Code, RpcError, RpcRequest, RpcResponse};
 
 /// The checks on one top-level field of a message.
@@ -269,8 +270,8 @@ where
 
     fn call(&mut self, request: RpcRequest) -> Self::Future {
         match self.validate(&request) {
-            Some(error) => ResponseFuture::rejected(error),
-            None => ResponseFuture::called(self.inner.call(request)),
+            Some(error) => ResponseFuture { inner: CalledOrRejected::rejected(error) },
+            None => ResponseFuture { inner: CalledOrRejected::called(self.inner.call(request)) },
         }
     }
 }
@@ -279,27 +280,7 @@ pin_project! {
     /// The response future of [`Validation`].
     pub struct ResponseFuture<F> {
         #[pin]
-        kind: Kind<F>,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind<F> {
-        // The request passed; the inner service's future.
-        Called { #[pin] future: F },
-        // The request broke a rule; answered without calling the inner service.
-        Rejected { error: Option<RpcError> },
-    }
-}
-
-impl<F> ResponseFuture<F> {
-    fn called(future: F) -> Self {
-        ResponseFuture { kind: Kind::Called { future } }
-    }
-
-    fn rejected(error: RpcError) -> Self {
-        ResponseFuture { kind: Kind::Rejected { error: Some(error) } }
+        inner: CalledOrRejected<F>,
     }
 }
 
@@ -310,12 +291,7 @@ where
     type Output = Result<RpcResponse, RpcError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Called { future } => future.poll(cx),
-            KindProj::Rejected { error } => {
-                Poll::Ready(Err(error.take().expect("ResponseFuture polled after completion")))
-            }
-        }
+        self.project().inner.poll(cx)
     }
 }
 

@@ -115,6 +115,21 @@ impl Code {
         }
     }
 
+    /// True for the codes that mean the server failed rather than the request: `internal`,
+    /// `unknown`, `unavailable`, `deadline_exceeded` and `data_loss`. The circuit breaker and the
+    /// fallback count only these by default, so business errors such as `invalid_argument`
+    /// never trip them.
+    ///
+    /// ```
+    /// use interceptor_bench::rpc::Code;
+    ///
+    /// assert!(Code::Unavailable.is_server_failure());
+    /// assert!(!Code::InvalidArgument.is_server_failure());
+    /// ```
+    pub const fn is_server_failure(self) -> bool {
+        matches!(self, Code::Internal | Code::Unknown | Code::Unavailable | Code::DeadlineExceeded | Code::DataLoss)
+    }
+
     /// [`Code::http_status`] as an [`http::StatusCode`].
     pub fn status_code(self) -> StatusCode {
         StatusCode::from_u16(self.http_status()).expect("every Connect status is a valid HTTP status")

@@ -107,6 +107,18 @@ impl RpcError {
         RpcError { code, message: message.into() }
     }
 
+    /// True for failures of the server rather than of the request ([`Code::is_server_failure`]):
+    /// what the circuit breaker counts and the fallback answers for, by default.
+    ///
+    /// ```
+    /// use interceptor_bench::rpc::{Code, RpcError};
+    /// assert!(RpcError::new(Code::Internal, "boom").is_server_failure());
+    /// assert!(!RpcError::new(Code::InvalidArgument, "name: required").is_server_failure());
+    /// ```
+    pub fn is_server_failure(&self) -> bool {
+        self.code.is_server_failure()
+    }
+
     /// The Connect unary error body, `{"code":"...","message":"..."}`.
     ///
     /// ```

@@ -66,7 +66,8 @@ pub fn run(args: Args) -> ExitCode {
                 Err(e) => return unusable(e),
             };
             let path = baseline_path(&name);
-            match Baseline::new(counts, BENCH_COMMAND).write(&path, force) {
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            match Baseline::new(counts, &command, BENCH_COMMAND).write(&path, force) {
                 Ok(()) => {
                     println!("saved {}", path.display());
                     ExitCode::SUCCESS

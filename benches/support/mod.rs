@@ -1,0 +1,65 @@
+//! Shared by the bench files: criterion's configuration and the flamegraph profiler.
+//! (A sub-folder, so cargo does not take it for a bench.)
+
+use std::fs::{self, File};
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::Criterion;
+use criterion::profiler::Profiler;
+use pprof::{ProfilerGuard, ProfilerGuardBuilder};
+
+/// The criterion configuration of a bench file: short warm-up and measurement and 20 000
+/// bootstrap resamples (criterion's default is 100 000) so that the whole `cargo bench` stays
+/// under 10 minutes on 2 shared cores, and a flamegraph per bench under `--profile-time`.
+/// Command-line flags (`--measurement-time`, `--nresamples`, `--save-baseline`, ...) apply on
+/// top, as `criterion_group!` calls `configure_from_args` on it.
+pub fn criterion(warm_up: Duration, measurement: Duration, sample_size: usize) -> Criterion {
+    Criterion::default()
+        .warm_up_time(warm_up)
+        .measurement_time(measurement)
+        .sample_size(sample_size)
+        .nresamples(20_000)
+        .with_profiler(Flamegraph::default())
+}
+
+/// Criterion's `Profiler` over pprof: samples while criterion runs a bench under
+/// `--profile-time N`, then writes `flamegraph.svg` into the bench's profile directory,
+/// `<criterion dir>/<group>/<stack>/<variant>/profile/flamegraph.svg`.
+///
+/// pprof samples on `SIGPROF`; this kernel's 250 Hz timer caps it at about 250 samples a
+/// second, so give it several seconds.
+#[derive(Default)]
+pub struct Flamegraph {
+    active: Option<ProfilerGuard<'static>>,
+}
+
+/// Samples per second asked of pprof (the kernel may deliver fewer).
+const FREQUENCY: i32 = 997;
+
+impl Profiler for Flamegraph {
+    fn start_profiling(&mut self, benchmark_id: &str, _benchmark_dir: &Path) {
+        let guard = ProfilerGuardBuilder::default()
+            .frequency(FREQUENCY)
+            .blocklist(&["libc", "libgcc", "pthread", "vdso"])
+            .build();
+        match guard {
+            Ok(guard) => self.active = Some(guard),
+            Err(e) => eprintln!("no flamegraph for {benchmark_id}: cannot start pprof: {e}"),
+        }
+    }
+
+    fn stop_profiling(&mut self, benchmark_id: &str, benchmark_dir: &Path) {
+        let Some(guard) = self.active.take() else { return };
+        let path = benchmark_dir.join("flamegraph.svg");
+        let written = guard.report().build().map_err(|e| e.to_string()).and_then(|report| {
+            fs::create_dir_all(benchmark_dir).map_err(|e| e.to_string())?;
+            let file = File::create(&path).map_err(|e| e.to_string())?;
+            report.flamegraph(file).map_err(|e| e.to_string())
+        });
+        match written {
+            Ok(()) => eprintln!("flamegraph for {benchmark_id}: {}", path.display()),
+            Err(e) => eprintln!("no flamegraph for {benchmark_id}: {e}"),
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! `ibench baseline save|restore`: criterion's results to and from `baselines/<name>.json`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use interceptor_bench::baseline::{Baseline, BaselineError, DEFAULT_DIR, Provenance, path_of, validate_name};
+use interceptor_bench::results::{Results, criterion_dir};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Save the last `cargo bench` run (criterion's `new` results) as <DIR>/<NAME>.json; never overwrites without --force.
+    Save(SaveArgs),
+    /// Write <DIR>/<NAME>.json into criterion's directory as its baseline NAME, for `cargo bench -- --baseline NAME`.
+    Restore(RestoreArgs),
+}
+
+#[derive(clap::Args)]
+struct Where {
+    /// The baseline's name: letters, digits, '.', '_' and '-'.
+    name: String,
+    /// The directory of baseline files.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DIR)]
+    dir: PathBuf,
+    /// Criterion's results directory [default: $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, else target/criterion]
+    #[arg(long, value_name = "DIR")]
+    criterion_dir: Option<PathBuf>,
+    /// Replace what is already there.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+struct SaveArgs {
+    #[command(flatten)]
+    at: Where,
+    /// The command that produced the results, recorded in the file (e.g. "cargo bench --bench in_process").
+    #[arg(long, value_name = "COMMAND")]
+    bench_command: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct RestoreArgs {
+    #[command(flatten)]
+    at: Where,
+}
+
+/// Exit 0 when done, 2 when the name, the results or the file are unusable or the target exists.
+pub fn run(args: Args) -> ExitCode {
+    let (verb, done) = match args.command {
+        Command::Save(args) => ("save", save(args)),
+        Command::Restore(args) => ("restore", restore(args)),
+    };
+    match done {
+        Ok(message) => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("ibench baseline {verb}: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn save(args: SaveArgs) -> Result<String, String> {
+    let at = args.at;
+    validate_name(&at.name).map_err(|e| e.to_string())?;
+    let path = path_of(&at.dir, &at.name);
+    if !at.force && path.exists() {
+        return Err(BaselineError::Exists { path }.to_string());
+    }
+    let results =
+        Results::read(&criterion_dir(at.criterion_dir.as_deref()), Results::LAST_RUN).map_err(|e| e.to_string())?;
+    let argv: Vec<String> = std::env::args().collect();
+    let command = shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "));
+    let provenance = Provenance::collect(&command, args.bench_command.as_deref());
+    let baseline = Baseline::from_results(&at.name, &results, provenance).map_err(|e| e.to_string())?;
+    let path = baseline.save(&at.dir, at.force).map_err(|e| e.to_string())?;
+    Ok(format!("saved {} benches from {} to {}", baseline.benches.len(), results.dir().display(), path.display()))
+}
+
+fn restore(args: RestoreArgs) -> Result<String, String> {
+    let at = args.at;
+    validate_name(&at.name).map_err(|e| e.to_string())?;
+    let baseline = Baseline::load(&path_of(&at.dir, &at.name)).map_err(|e| e.to_string())?;
+    let dir = criterion_dir(at.criterion_dir.as_deref());
+    let benches = baseline.restore(&dir, &at.name, at.force).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "restored {benches} benches into {} as criterion baseline {:?}: `cargo bench -- --baseline {}` compares against it",
+        dir.display(),
+        at.name,
+        at.name
+    ))
+}

@@ -1,0 +1,68 @@
+//! `ibench compare`: the regression gate, the last `cargo bench` run against a saved baseline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use interceptor_bench::baseline::compare::{Comparison, Options, Signal, Threshold};
+use interceptor_bench::baseline::{Baseline, DEFAULT_DIR, path_of, validate_name};
+use interceptor_bench::overhead::Format;
+use interceptor_bench::results::{Results, criterion_dir};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The saved baseline to compare with: <DIR>/<NAME>.json.
+    #[arg(long, value_name = "NAME")]
+    baseline: String,
+    /// The directory of baseline files.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DIR)]
+    dir: PathBuf,
+    /// The smallest change that counts as a regression: a percentage (10%) or a fraction below 1 (0.1).
+    #[arg(long, default_value = "10%")]
+    threshold: Threshold,
+    /// Which change the gate judges: each bench relative to its group's baseline bench in the same run (robust to a
+    /// slower machine), its absolute time, or both.
+    #[arg(long, value_enum, default_value_t = Signal::Relative)]
+    signal: Signal,
+    /// Per-interceptor overhead budget for the last run (e.g. 2ms, 500us, 1.5µs); a stack of n interceptors gets n.
+    #[arg(long, default_value = "2ms", value_parser = humantime::parse_duration)]
+    budget: Duration,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Criterion's results directory [default: $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, else target/criterion]
+    #[arg(long, value_name = "DIR")]
+    criterion_dir: Option<PathBuf>,
+}
+
+/// Exit 0 when nothing regressed and every stack is within budget, 1 on a regression or a
+/// budget breach, 2 when the baseline or the results are missing or unusable.
+pub fn run(args: Args) -> ExitCode {
+    let comparison = validate_name(&args.baseline).map_err(|e| e.to_string()).and_then(|()| {
+        let path = path_of(&args.dir, &args.baseline);
+        let baseline = Baseline::load(&path).map_err(|e| e.to_string())?;
+        let results = Results::read(&criterion_dir(args.criterion_dir.as_deref()), Results::LAST_RUN)
+            .map_err(|e| e.to_string())?;
+        let options = Options { threshold: args.threshold, signal: args.signal, budget: args.budget };
+        Comparison::new(&baseline, &path, &results, options).map_err(|e| e.to_string())
+    });
+    let comparison = match comparison {
+        Ok(comparison) => comparison,
+        Err(message) => {
+            eprintln!("ibench compare: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", comparison.render(args.format));
+    if comparison.passed {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("ibench compare: {}", comparison.summary());
+        if let Some(filter) = comparison.rerun_filter() {
+            eprintln!(
+                "ibench compare: to confirm on a noisy machine, rerun just those (cargo bench <same --bench flags> -- '{filter}') and compare again"
+            );
+        }
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,223 @@
+//! `ibench serve`: one listener per stack, for load tools to compare stacks side by side.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use interceptor_bench::connect::DEFAULT_MAX_BODY_BYTES;
+use interceptor_bench::interceptors::logger::{LogWriter, LoggerLayer};
+use interceptor_bench::interceptors::otel::OtelLayer;
+use interceptor_bench::server::{Drain, Server, ServerConfig, StackListener, TerminationSignals};
+use interceptor_bench::stack::{Interceptors, Stack, find, seed_stacks};
+
+/// The seed's ports, in the order of `seed_stacks()`: full, baseline, validation, logger, tracing.
+const SEED_PORTS: [u16; 5] = [8080, 8081, 8082, 8083, 8084];
+
+/// Serve the seed's stacks (or your choice) over HTTP/1.1 and h2c, one port per stack.
+///
+/// Without --stack it listens on 8080 full chain, 8081 baseline, 8082 validation, 8083 logger,
+/// 8084 tracing. Every listener answers the greeter RPCs (Connect unary JSON), GET /health and
+/// /healthz, and GET /metrics (Prometheus text). SIGINT or SIGTERM stops accepting, answers the
+/// requests in flight within the grace period, and exits 0.
+#[derive(clap::Args)]
+pub struct Args {
+    /// IP address every listener binds to.
+    #[arg(long, value_name = "ADDR", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    bind: IpAddr,
+
+    /// Serve catalog stack NAME on PORT (repeatable; PORT 0 picks a free port). Replaces the
+    /// default listeners. `ibench stacks` lists the names.
+    #[arg(long = "stack", value_name = "NAME=PORT", value_parser = parse_stack_port)]
+    stacks: Vec<(Stack, u16)>,
+
+    /// Add N to every default port (8080..8084), to run beside another server.
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "stacks")]
+    port_offset: u16,
+
+    /// Tokio worker threads. 1 runs everything on one thread, which was fastest on a 2-core
+    /// machine shared with the load generator.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    workers: u16,
+
+    /// Most connections served at once over all listeners; more are closed on accept and counted.
+    #[arg(long, value_name = "N", default_value_t = ServerConfig::default().get_max_connections())]
+    max_connections: usize,
+
+    /// Close an HTTP/1 connection whose client takes longer than this to send request headers;
+    /// also the idle timeout of HTTP/1 keep-alive connections.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    header_read_timeout: Duration,
+
+    /// Largest request body accepted; larger ones get 429 resource_exhausted.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+
+    /// On SIGINT/SIGTERM, how long to wait for in-flight requests before closing their connections.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    grace_period: Duration,
+
+    /// File the logger interceptor appends its lines to (never the terminal).
+    /// [default: <system temp dir>/ibench-serve.log]
+    #[arg(long, value_name = "PATH", conflicts_with = "discard_logs")]
+    log_file: Option<PathBuf>,
+
+    /// Discard the logger interceptor's lines instead of writing them to a file.
+    #[arg(long)]
+    discard_logs: bool,
+
+    /// Export the otel interceptor's spans over OTLP/HTTP to this URL. [default: none, spans
+    /// go to a no-op exporter]
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<http::Uri>,
+}
+
+#[cfg(feature = "otlp")]
+fn otlp_layer(endpoint: &http::Uri) -> Result<OtelLayer, String> {
+    OtelLayer::otlp(&endpoint.to_string()).map_err(|e| format!("cannot export spans to {endpoint}: {e}"))
+}
+
+#[cfg(not(feature = "otlp"))]
+fn otlp_layer(endpoint: &http::Uri) -> Result<OtelLayer, String> {
+    Err(format!(
+        "--otlp-endpoint {endpoint}: this ibench was built without OTLP export; rebuild with `--features otlp`"
+    ))
+}
+
+fn parse_stack_port(value: &str) -> Result<(Stack, u16), String> {
+    let (name, port) = value.split_once('=').ok_or_else(|| format!("expected NAME=PORT, got {value:?}"))?;
+    let port = port.parse::<u16>().map_err(|e| format!("bad port {port:?}: {e}"))?;
+    Ok((find(name)?, port))
+}
+
+impl Args {
+    /// The listeners to bind: the --stack ones, or the seed's five shifted by --port-offset.
+    fn listeners(&self) -> Result<Vec<(Stack, SocketAddr)>, String> {
+        let with_ports: Vec<(Stack, u16)> = if self.stacks.is_empty() {
+            let shifted = SEED_PORTS.iter().map(|port| {
+                port.checked_add(self.port_offset)
+                    .ok_or_else(|| format!("--port-offset {} puts port {port} past 65535", self.port_offset))
+            });
+            let shifted: Vec<u16> = shifted.collect::<Result<_, _>>()?;
+            seed_stacks().into_iter().zip(shifted).collect()
+        } else {
+            self.stacks.clone()
+        };
+        for (i, (_, port)) in with_ports.iter().enumerate() {
+            if *port != 0 && with_ports[..i].iter().any(|(_, p)| p == port) {
+                return Err(format!("port {port} is given to two listeners"));
+            }
+        }
+        Ok(with_ports.into_iter().map(|(stack, port)| (stack, SocketAddr::new(self.bind, port))).collect())
+    }
+
+    fn config(&self) -> ServerConfig {
+        ServerConfig::default()
+            .max_connections(self.max_connections)
+            .header_read_timeout(self.header_read_timeout)
+            .max_body_bytes(self.max_body_bytes)
+            .grace_period(self.grace_period)
+    }
+
+    /// The interceptors' configuration: the logger writes to --log-file (or nowhere), otel
+    /// exports to --otlp-endpoint (or nowhere).
+    fn interceptors(&self) -> Result<Interceptors, String> {
+        let writer = match self.log_destination() {
+            Some(path) => {
+                LogWriter::file(&path).map_err(|e| format!("cannot open log file {}: {e}", path.display()))?
+            }
+            None => LogWriter::sink(),
+        };
+        let otel = match &self.otlp_endpoint {
+            Some(endpoint) => otlp_layer(endpoint)?,
+            None => OtelLayer::default(),
+        };
+        Ok(Interceptors { logger: LoggerLayer::new().writer(writer), otel, ..Interceptors::default() })
+    }
+
+    fn log_destination(&self) -> Option<PathBuf> {
+        if self.discard_logs {
+            None
+        } else {
+            Some(self.log_file.clone().unwrap_or_else(|| std::env::temp_dir().join("ibench-serve.log")))
+        }
+    }
+
+    fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        if self.workers == 1 {
+            tokio::runtime::Builder::new_current_thread().enable_all().build()
+        } else {
+            tokio::runtime::Builder::new_multi_thread().worker_threads(self.workers.into()).enable_all().build()
+        }
+    }
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let listeners = match args.listeners() {
+        Ok(listeners) => listeners,
+        Err(message) => return fail(&message),
+    };
+    let runtime = match args.runtime() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&format!("cannot start the runtime: {error}")),
+    };
+    let interceptors = match args.interceptors() {
+        Ok(interceptors) => interceptors,
+        Err(message) => return fail(&message),
+    };
+    runtime.block_on(async {
+        let bound = match listeners.into_iter().map(|(stack, addr)| StackListener::bind(stack, addr)).collect() {
+            Ok(bound) => bound,
+            Err(error) => return fail(&error.to_string()),
+        };
+        let signals = match TerminationSignals::install() {
+            Ok(signals) => signals,
+            Err(error) => return fail(&format!("cannot watch for SIGINT/SIGTERM: {error}")),
+        };
+        serve(&args, &interceptors, bound, signals).await
+    })
+}
+
+async fn serve(
+    args: &Args,
+    interceptors: &Interceptors,
+    listeners: Vec<StackListener>,
+    signals: TerminationSignals,
+) -> ExitCode {
+    let server = Server::new(args.config());
+    let log = args.log_destination().map_or("discarded".to_owned(), |path| format!("appended to {}", path.display()));
+    let spans = args.otlp_endpoint.as_ref().map_or("no-op exporter".to_owned(), |url| format!("OTLP to {url}"));
+    println!("ibench serve: logger output {log}; otel spans to {spans}; {} worker(s)", args.workers);
+    for listener in &listeners {
+        let stack = listener.stack();
+        let chain =
+            if stack.is_empty() { "(no interceptors)".to_owned() } else { stack.interceptor_names().join(" → ") };
+        println!("ready {} http://{} {chain}", stack.name(), listener.addr());
+    }
+    let _ = std::io::stdout().flush();
+    let grace = args.grace_period;
+    let shutdown = async move {
+        let name = signals.recv().await;
+        eprintln!(
+            "ibench serve: {name} received; no longer accepting, finishing requests in flight (grace period {})",
+            humantime::format_duration(grace)
+        );
+    };
+    match server.serve_stacks(listeners, interceptors, shutdown).await {
+        Ok(Drain::Finished) => {
+            eprintln!("ibench serve: stopped");
+            ExitCode::SUCCESS
+        }
+        Ok(Drain::GracePeriodExpired) => {
+            eprintln!("ibench serve: grace period over; closed the connections still open");
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(&format!("server failed: {error}")),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("ibench serve: error: {message}");
+    ExitCode::FAILURE
+}

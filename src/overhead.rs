@@ -1,0 +1,497 @@
+//! What each interceptor costs, from criterion's results: the table `ibench overhead` prints.
+//!
+//! For every suite (a set of stacks benchmarked beside a `baseline`, see [`crate::bench`]),
+//! each stack's overhead is its median minus the baseline's median, in-process and over
+//! loopback (sequential round trips), measured in the same run. The cumulative chain
+//! (`chain/1` … `chain/9`) gives each interceptor's cost in its place in the full chain:
+//! `chain/N` minus `chain/N-1`, with `chain/0` the baseline.
+//!
+//! # Confidence intervals
+//!
+//! Criterion gives each median a bootstrap confidence interval (95% by default). The overhead
+//! interval is interval arithmetic on the two: `[stack.lower - baseline.upper, stack.upper -
+//! baseline.lower]`. Whenever both intervals hold their true medians, the difference lies in
+//! it, so it holds the true overhead with probability at least `1 - 2 × (1 - 0.95) = 90%`
+//! (Bonferroni), whatever the dependence between the two benches. It is conservative: wider
+//! than a bootstrap of the difference would be.
+//!
+//! # Verdicts
+//!
+//! A stack is over budget when its median overhead, at either depth, exceeds the budget
+//! times its number of interceptors (the catalog's count; 1 for any other stack, such as a
+//! comparator or your own layer). Each chain step is judged against one budget.
+//!
+//! ```
+//! use std::time::Duration;
+//! use interceptor_bench::overhead::{Format, OverheadReport};
+//! use interceptor_bench::results::{Results, criterion_dir};
+//!
+//! if let Ok(results) = Results::read(&criterion_dir(None), Results::LAST_RUN) {
+//!     let report = OverheadReport::new(&results, Duration::from_millis(2)).unwrap();
+//!     print!("{}", report.render(Format::Markdown));
+//!     assert_eq!(report.breaches().count() > 0, !report.within_budget());
+//! }
+//! ```
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::bench::{BARE_HYPER, BASELINE, Depth, FLOOR};
+use crate::results::{Estimate, Results};
+use crate::stack;
+
+/// The default per-interceptor budget: the seed's 2 ms target.
+pub const DEFAULT_BUDGET: Duration = Duration::from_millis(2);
+
+/// One overhead: a difference of two medians, in nanoseconds, with its conservative interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Overhead {
+    /// The stack's median minus the baseline's median.
+    pub median: f64,
+    /// The lower end of the interval.
+    pub lower: f64,
+    /// The upper end of the interval.
+    pub upper: f64,
+}
+
+impl Overhead {
+    /// The overhead of `stack` over `baseline`, both medians.
+    ///
+    /// ```
+    /// use interceptor_bench::overhead::Overhead;
+    /// use interceptor_bench::results::{ConfidenceInterval, Estimate};
+    ///
+    /// let median = |point, lower_bound, upper_bound| Estimate {
+    ///     point,
+    ///     confidence_interval: ConfidenceInterval { confidence_level: 0.95, lower_bound, upper_bound },
+    ///     standard_error: 1.0,
+    /// };
+    /// let overhead = Overhead::between(&median(150.0, 145.0, 160.0), &median(100.0, 98.0, 103.0));
+    /// assert_eq!(overhead, Overhead { median: 50.0, lower: 42.0, upper: 62.0 });
+    /// ```
+    pub fn between(stack: &Estimate, baseline: &Estimate) -> Overhead {
+        let (s, b) = (&stack.confidence_interval, &baseline.confidence_interval);
+        Overhead {
+            median: stack.point - baseline.point,
+            lower: s.lower_bound - b.upper_bound,
+            upper: s.upper_bound - b.lower_bound,
+        }
+    }
+}
+
+/// Whether an overhead fits its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The median overhead is within the budget.
+    Ok,
+    /// The median overhead exceeds the budget.
+    OverBudget,
+}
+
+impl Verdict {
+    fn judge(budget_ns: f64, overheads: &[Option<Overhead>]) -> Verdict {
+        if overheads.iter().flatten().any(|o| o.median > budget_ns) { Verdict::OverBudget } else { Verdict::Ok }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::OverBudget => "OVER BUDGET",
+        }
+    }
+}
+
+/// One stack's overheads over its suite's baseline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// The stack.
+    pub stack: String,
+    /// How many interceptors the budget counts for it.
+    pub interceptors: usize,
+    /// In-process overhead, where measured.
+    pub in_process: Option<Overhead>,
+    /// Loopback overhead (sequential round trips), where measured.
+    pub loopback: Option<Overhead>,
+    /// The budget: the per-interceptor budget times `interceptors`, in nanoseconds.
+    pub budget_ns: f64,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// True when this stack's results were written more than [`STALE_AFTER`] apart from its
+    /// baseline's at either depth: they come from different runs (a filtered `cargo bench`, a
+    /// renamed bench), so the difference mixes two machine states.
+    pub stale: bool,
+}
+
+/// How far apart a stack's and its baseline's results may be written before the row is
+/// marked stale: a full `cargo bench` takes well under this.
+pub const STALE_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// One step of the cumulative chain: what adding `interceptor` inside the previous prefix cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChainStep {
+    /// The prefix, e.g. `chain/3`.
+    pub stack: String,
+    /// The interceptor the step adds.
+    pub interceptor: String,
+    /// `chain/N` minus `chain/N-1` (`baseline` for the first step), in-process.
+    pub in_process: Overhead,
+    /// The verdict against one budget.
+    pub verdict: Verdict,
+}
+
+/// One suite's table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suite {
+    /// The suite's name; empty for the catalog.
+    pub name: String,
+    /// The floor bench's median (the harness's own cost), in nanoseconds.
+    pub floor_ns: Option<f64>,
+    /// The baseline's in-process median, in nanoseconds.
+    pub baseline_in_process_ns: Option<f64>,
+    /// The baseline's loopback median round trip, in nanoseconds.
+    pub baseline_loopback_ns: Option<f64>,
+    /// The bare-hyper anchor's median round trip, in nanoseconds.
+    pub bare_hyper_ns: Option<f64>,
+    /// Each stack's overheads.
+    pub rows: Vec<Row>,
+    /// The cumulative chain's steps, in order.
+    pub chain: Vec<ChainStep>,
+}
+
+/// The overhead table of every suite found in a set of results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OverheadReport {
+    /// The criterion directory the results came from.
+    pub criterion_dir: PathBuf,
+    /// The criterion baseline name the results came from (`new` for the last run).
+    pub criterion_baseline: String,
+    /// The per-interceptor budget, in nanoseconds.
+    pub budget_ns: f64,
+    /// The confidence level the overhead intervals hold at least (see the module docs).
+    pub confidence_level: f64,
+    /// The suites, the catalog's first.
+    pub suites: Vec<Suite>,
+}
+
+/// The results hold no suite with a baseline: nothing to compare against.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "no `baseline` bench in any in_process or loopback group of {dir}: run `cargo bench` (or your own bench_layer bench) first"
+)]
+pub struct NoBaseline {
+    /// The criterion directory read.
+    pub dir: String,
+}
+
+/// An output format of [`OverheadReport::render`] (also `ibench overhead --format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for a terminal.
+    Table,
+    /// The report as JSON, times in nanoseconds.
+    Json,
+    /// GitHub-flavoured markdown tables, for CI comments.
+    Markdown,
+}
+
+impl OverheadReport {
+    /// Builds the table of every suite in `results`, judged against `budget` per interceptor.
+    pub fn new(results: &Results, budget: Duration) -> Result<OverheadReport, NoBaseline> {
+        let budget_ns = budget.as_nanos() as f64;
+        let mut suite_names: Vec<&str> =
+            results.iter().filter_map(|bench| Depth::parse_group(&bench.id.group).map(|(suite, _)| suite)).collect();
+        suite_names.sort_unstable();
+        suite_names.dedup();
+        let suites: Vec<Suite> =
+            suite_names.into_iter().filter_map(|name| Suite::from_results(results, name, budget_ns)).collect();
+        if suites.is_empty() {
+            return Err(NoBaseline { dir: results.dir().display().to_string() });
+        }
+        let level = results
+            .iter()
+            .map(|bench| bench.estimates.median.confidence_interval.confidence_level)
+            .fold(f64::NAN, f64::min);
+        Ok(OverheadReport {
+            criterion_dir: results.dir().to_owned(),
+            criterion_baseline: results.baseline().to_owned(),
+            budget_ns,
+            confidence_level: (1.0 - 2.0 * (1.0 - level)).max(0.0),
+            suites,
+        })
+    }
+
+    /// Every stack and chain step over budget, as `(suite, stack)`.
+    pub fn breaches(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.suites.iter().flat_map(|suite| {
+            let rows = suite.rows.iter().filter(|r| r.verdict == Verdict::OverBudget).map(|r| r.stack.as_str());
+            let steps = suite.chain.iter().filter(|s| s.verdict == Verdict::OverBudget).map(|s| s.stack.as_str());
+            rows.chain(steps).map(|stack| (suite.name.as_str(), stack))
+        })
+    }
+
+    /// True when nothing is over budget.
+    pub fn within_budget(&self) -> bool {
+        self.breaches().next().is_none()
+    }
+
+    /// The report in `format`, ending with a newline.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Json => serde_json::to_string_pretty(self).expect("a report serializes") + "\n",
+            Format::Table => self.render_text(false),
+            Format::Markdown => self.render_text(true),
+        }
+    }
+
+    fn render_text(&self, markdown: bool) -> String {
+        let mut out = String::new();
+        let heading = if markdown { "### " } else { "" };
+        let _ = writeln!(
+            out,
+            "{heading}Interceptor overhead (criterion results in {}, baseline {:?})",
+            self.criterion_dir.display(),
+            self.criterion_baseline
+        );
+        let _ = writeln!(
+            out,
+            "\nOverhead = stack median - baseline median, same run; [interval] holds it with >= {:.0}% confidence. \
+             Budget {} per interceptor.",
+            self.confidence_level * 100.0,
+            format_ns(self.budget_ns)
+        );
+        for suite in &self.suites {
+            let title = if suite.name.is_empty() { "catalog" } else { suite.name.as_str() };
+            let _ = writeln!(out, "\n{heading}{title}\n");
+            let anchors = suite.anchors();
+            if !anchors.is_empty() {
+                let _ = writeln!(out, "{anchors}\n");
+            }
+            let header = ["stack", "interceptors", "in-process overhead", "loopback overhead", "budget", "verdict"];
+            let rows: Vec<Vec<String>> = suite
+                .rows
+                .iter()
+                .map(|row| {
+                    vec![
+                        if row.stale { format!("{} (stale)", row.stack) } else { row.stack.clone() },
+                        row.interceptors.to_string(),
+                        format_overhead(row.in_process),
+                        format_overhead(row.loopback),
+                        format_ns(row.budget_ns),
+                        row.verdict.as_str().to_owned(),
+                    ]
+                })
+                .collect();
+            write_table(&mut out, &header, &rows, markdown);
+            if suite.rows.iter().any(|row| row.stale) {
+                let _ = writeln!(
+                    out,
+                    "\n(stale): written more than {} min apart from the baseline, in another run; rerun the whole bench to compare them.",
+                    STALE_AFTER.as_secs() / 60
+                );
+            }
+            if !suite.chain.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "\nCumulative chain, in-process: each step = chain/N - chain/N-1 (chain/0 = baseline)\n"
+                );
+                let header = ["step", "adds", "in-process cost", "verdict"];
+                let rows: Vec<Vec<String>> = suite
+                    .chain
+                    .iter()
+                    .map(|step| {
+                        vec![
+                            step.stack.clone(),
+                            step.interceptor.clone(),
+                            format_overhead(Some(step.in_process)),
+                            step.verdict.as_str().to_owned(),
+                        ]
+                    })
+                    .collect();
+                write_table(&mut out, &header, &rows, markdown);
+            }
+        }
+        out
+    }
+}
+
+impl Suite {
+    fn from_results(results: &Results, name: &str, budget_ns: f64) -> Option<Suite> {
+        let in_process_group = Depth::InProcess.group(name);
+        let loopback_group = Depth::Loopback.group(name);
+        let median = |group: &str, depth: Depth, stack: &str| {
+            results.get(group, stack, depth.overhead_variant()).map(|bench| bench.estimates.median)
+        };
+        let baseline_in_process = median(&in_process_group, Depth::InProcess, BASELINE);
+        let baseline_loopback = median(&loopback_group, Depth::Loopback, BASELINE);
+        if baseline_in_process.is_none() && baseline_loopback.is_none() {
+            return None;
+        }
+        let overhead = |group: &str, depth: Depth, base: Option<Estimate>, stack: &str| {
+            Some(Overhead::between(&median(group, depth, stack)?, &base?))
+        };
+        let written_apart = |group: &str, depth: Depth, stack: &str| {
+            let written = |stack| results.get(group, stack, depth.overhead_variant())?.modified;
+            let (Some(this), Some(base)) = (written(stack), written(BASELINE)) else { return false };
+            this.duration_since(base).unwrap_or_else(|earlier| earlier.duration()) > STALE_AFTER
+        };
+
+        let mut stacks: Vec<&str> = results
+            .iter()
+            .filter(|bench| {
+                let variant = bench.id.value.as_deref();
+                (bench.id.group == in_process_group && variant == Some(Depth::InProcess.overhead_variant()))
+                    || (bench.id.group == loopback_group && variant == Some(Depth::Loopback.overhead_variant()))
+            })
+            .filter_map(|bench| bench.id.function.as_deref())
+            .filter(|stack| ![BASELINE, FLOOR, BARE_HYPER].contains(stack) && chain_length(stack).is_none())
+            .collect();
+        let catalog = stack::catalog();
+        let catalog_position = |stack: &str| catalog.iter().position(|s| s.name() == stack).unwrap_or(usize::MAX);
+        stacks.sort_by_key(|stack| (catalog_position(stack), *stack));
+        stacks.dedup();
+
+        let rows = stacks
+            .into_iter()
+            .map(|stack| {
+                let interceptors = stack::find(stack).map_or(1, |s| s.len().max(1));
+                let row_budget = budget_ns * interceptors as f64;
+                let in_process = overhead(&in_process_group, Depth::InProcess, baseline_in_process, stack);
+                let loopback = overhead(&loopback_group, Depth::Loopback, baseline_loopback, stack);
+                Row {
+                    stack: stack.to_owned(),
+                    interceptors,
+                    in_process,
+                    loopback,
+                    budget_ns: row_budget,
+                    verdict: Verdict::judge(row_budget, &[in_process, loopback]),
+                    stale: written_apart(&in_process_group, Depth::InProcess, stack)
+                        || written_apart(&loopback_group, Depth::Loopback, stack),
+                }
+            })
+            .collect();
+
+        let mut chain = Vec::new();
+        let mut previous = baseline_in_process;
+        for prefix in stack::cumulative_chain() {
+            let current = median(&in_process_group, Depth::InProcess, prefix.name());
+            let (Some(now), Some(before)) = (current, previous) else { break };
+            let cost = Overhead::between(&now, &before);
+            chain.push(ChainStep {
+                stack: prefix.name().to_owned(),
+                interceptor: prefix.interceptor_names().last().copied().unwrap_or_default().to_owned(),
+                in_process: cost,
+                verdict: Verdict::judge(budget_ns, &[Some(cost)]),
+            });
+            previous = current;
+        }
+
+        Some(Suite {
+            name: name.to_owned(),
+            floor_ns: median(&in_process_group, Depth::InProcess, FLOOR).map(|m| m.point),
+            baseline_in_process_ns: baseline_in_process.map(|m| m.point),
+            baseline_loopback_ns: baseline_loopback.map(|m| m.point),
+            bare_hyper_ns: median(&loopback_group, Depth::Loopback, BARE_HYPER).map(|m| m.point),
+            rows,
+            chain,
+        })
+    }
+
+    /// The suite's reference medians, as one line.
+    fn anchors(&self) -> String {
+        [
+            ("floor", self.floor_ns),
+            ("baseline in-process", self.baseline_in_process_ns),
+            ("baseline loopback", self.baseline_loopback_ns),
+            ("bare hyper loopback", self.bare_hyper_ns),
+        ]
+        .into_iter()
+        .filter_map(|(what, median)| Some(format!("{what} {}", format_ns(median?))))
+        .collect::<Vec<_>>()
+        .join(" · ")
+    }
+}
+
+/// `N` for a cumulative chain prefix `chain/N`.
+fn chain_length(stack: &str) -> Option<usize> {
+    stack.strip_prefix("chain/")?.parse().ok()
+}
+
+/// A duration in nanoseconds, in the unit that reads best.
+///
+/// ```
+/// use interceptor_bench::overhead::format_ns;
+/// assert_eq!(format_ns(1_234.0), "1.23 µs");
+/// ```
+pub fn format_ns(ns: f64) -> String {
+    let magnitude = ns.abs();
+    if magnitude < 1e3 {
+        format!("{ns:.0} ns")
+    } else if magnitude < 1e6 {
+        format!("{:.2} µs", ns / 1e3)
+    } else if magnitude < 1e9 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.2} s", ns / 1e9)
+    }
+}
+
+fn format_signed_ns(ns: f64) -> String {
+    if ns >= 0.0 { format!("+{}", format_ns(ns)) } else { format_ns(ns) }
+}
+
+fn format_overhead(overhead: Option<Overhead>) -> String {
+    match overhead {
+        Some(o) => {
+            format!("{} [{}, {}]", format_signed_ns(o.median), format_signed_ns(o.lower), format_signed_ns(o.upper))
+        }
+        None => "-".to_owned(),
+    }
+}
+
+pub(crate) fn write_table(out: &mut String, header: &[&str], rows: &[Vec<String>], markdown: bool) {
+    if markdown {
+        let _ = writeln!(out, "| {} |", header.join(" | "));
+        let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
+        for row in rows {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
+        return;
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|row| row[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:width$}")).collect();
+        padded.join("  ").trim_end().to_owned()
+    };
+    let _ = writeln!(out, "{}", line(header.to_vec()));
+    for row in rows {
+        let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_in_their_unit() {
+        assert_eq!(format_ns(42.4), "42 ns");
+        assert_eq!(format_ns(1_234.0), "1.23 µs");
+        assert_eq!(format_ns(2_000_000.0), "2.00 ms");
+        assert_eq!(format_ns(3.5e9), "3.50 s");
+        assert_eq!(format_signed_ns(-1_500.0), "-1.50 µs");
+        assert_eq!(format_signed_ns(0.0), "+0 ns");
+    }
+
+    #[test]
+    fn chain_prefixes_are_recognised() {
+        assert_eq!(chain_length("chain/3"), Some(3));
+        assert_eq!(chain_length("chain/x"), None);
+        assert_eq!(chain_length("full"), None);
+    }
+}
