@@ -28,6 +28,7 @@ pub mod bench;
 pub mod connect;
 pub mod fault;
 pub mod greeter;
+pub mod instructions;
 pub mod interceptors;
 pub mod load;
 pub mod overhead;

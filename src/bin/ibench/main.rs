@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod baseline;
 mod compare;
+mod instructions;
 mod load;
 mod overhead;
 mod report;
@@ -37,6 +38,8 @@ enum Command {
     Serve(Box<serve::Args>),
     /// A self-contained HTML report with charts of a load run and of the bench results.
     Report(report::Args),
+    /// Instruction-count baselines: save the last Callgrind bench run, or compare it (exit 1 on regression).
+    Instructions(instructions::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,5 +52,6 @@ fn main() -> ExitCode {
         Command::Load(args) => load::run(*args),
         Command::Serve(args) => serve::run(*args),
         Command::Report(args) => report::run(args),
+        Command::Instructions(args) => instructions::run(args),
     }
 }

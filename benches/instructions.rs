@@ -1,0 +1,47 @@
+//! Deterministic instruction counts of one in-process RPC per stack, under Callgrind (gungraun).
+//!
+//! Run: `cargo bench --features instructions --bench instructions` (needs valgrind and
+//! `gungraun-runner` 0.20.0). Each bench builds its stack and request in setup, warms the service
+//! with a few calls (first-call allocations, thread-locals, the OpenTelemetry provider), then
+//! measures exactly one `poll_ready` + `call` + driving the future to completion with a no-op
+//! waker. No tokio runtime runs inside the measured region.
+//!
+//! Bench ids are the stack names with `/` and `-` replaced by `_` (`chain/3` → `chain_3`);
+//! `src/instructions.rs` maps them back. `chain/9` is the `full` stack and is not measured twice.
+
+use std::hint::black_box;
+
+use gungraun::prelude::*;
+use interceptor_bench::instructions::{OneCall, prepare_one_call};
+use interceptor_bench::rpc::RpcResult;
+
+#[library_benchmark]
+#[bench::floor(setup = prepare_one_call, args = ("floor"))]
+#[bench::full(setup = prepare_one_call, args = ("full"))]
+#[bench::baseline(setup = prepare_one_call, args = ("baseline"))]
+#[bench::validation(setup = prepare_one_call, args = ("validation"))]
+#[bench::logger(setup = prepare_one_call, args = ("logger"))]
+#[bench::tracing(setup = prepare_one_call, args = ("tracing"))]
+#[bench::error_handler(setup = prepare_one_call, args = ("error_handler"))]
+#[bench::timeout(setup = prepare_one_call, args = ("timeout"))]
+#[bench::bulkhead(setup = prepare_one_call, args = ("bulkhead"))]
+#[bench::circuit_breaker(setup = prepare_one_call, args = ("circuit_breaker"))]
+#[bench::retry(setup = prepare_one_call, args = ("retry"))]
+#[bench::fallback(setup = prepare_one_call, args = ("fallback"))]
+#[bench::serializer(setup = prepare_one_call, args = ("serializer"))]
+#[bench::chain_1(setup = prepare_one_call, args = ("chain/1"))]
+#[bench::chain_2(setup = prepare_one_call, args = ("chain/2"))]
+#[bench::chain_3(setup = prepare_one_call, args = ("chain/3"))]
+#[bench::chain_4(setup = prepare_one_call, args = ("chain/4"))]
+#[bench::chain_5(setup = prepare_one_call, args = ("chain/5"))]
+#[bench::chain_6(setup = prepare_one_call, args = ("chain/6"))]
+#[bench::chain_7(setup = prepare_one_call, args = ("chain/7"))]
+#[bench::chain_8(setup = prepare_one_call, args = ("chain/8"))]
+fn one_call(call: OneCall) -> (OneCall, RpcResult) {
+    let mut call = black_box(call);
+    let result = call.run();
+    (call, black_box(result))
+}
+
+library_benchmark_group!(name = stacks, benchmarks = [one_call]);
+main!(library_benchmark_groups = stacks);

@@ -1,0 +1,101 @@
+//! `ibench instructions`: save the instruction counts of the last
+//! `cargo bench --features instructions --bench instructions` run as a baseline, or compare
+//! them with one. Exit 0 ok, 1 regression, 2 unusable input.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use interceptor_bench::instructions::{Baseline, DEFAULT_RESULTS_DIR, baseline_path, compare, read_results};
+
+/// The command that produces the results this subcommand reads.
+const BENCH_COMMAND: &str = "GUNGRAUN_SAVE_SUMMARY=json cargo bench --features instructions --bench instructions";
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(clap::Subcommand)]
+enum Action {
+    /// Save the last bench run's counts as `baselines/instructions-NAME.json`.
+    Save {
+        /// The baseline name (or a path ending in `.json`).
+        name: String,
+        /// Replace an existing baseline.
+        #[arg(long)]
+        force: bool,
+        /// Where the bench left its gungraun results.
+        #[arg(long, default_value = DEFAULT_RESULTS_DIR)]
+        results: PathBuf,
+    },
+    /// Compare the last bench run's counts with a baseline; exit 1 when a stack regressed.
+    Compare {
+        /// The baseline name (`baselines/instructions-NAME.json`) or a path.
+        #[arg(long)]
+        baseline: String,
+        /// Fail when a stack's instructions grow by more than this percentage (`2` or `2%`).
+        #[arg(long, default_value = "2%", value_parser = parse_percent)]
+        threshold: f64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Where the bench left its gungraun results.
+        #[arg(long, default_value = DEFAULT_RESULTS_DIR)]
+        results: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Markdown,
+}
+
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let value: f64 = text.trim_end_matches('%').parse().map_err(|_| format!("{text:?} is not a percentage"))?;
+    if value.is_finite() && value >= 0.0 { Ok(value) } else { Err(format!("{text:?} must be a percentage >= 0")) }
+}
+
+pub fn run(args: Args) -> ExitCode {
+    match args.action {
+        Action::Save { name, force, results } => {
+            let counts = match read_results(&results) {
+                Ok(counts) => counts,
+                Err(e) => return unusable(e),
+            };
+            let path = baseline_path(&name);
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            match Baseline::new(counts, &command, BENCH_COMMAND).write(&path, force) {
+                Ok(()) => {
+                    println!("saved {}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => unusable(format!("cannot write {}: {e}", path.display())),
+            }
+        }
+        Action::Compare { baseline, threshold, format, results } => {
+            let baseline = match Baseline::read(&baseline_path(&baseline)) {
+                Ok(baseline) => baseline,
+                Err(e) => return unusable(e),
+            };
+            let counts = match read_results(&results) {
+                Ok(counts) => counts,
+                Err(e) => return unusable(e),
+            };
+            let comparison = compare(&baseline, &counts, threshold);
+            match format {
+                Format::Table => print!("{}", comparison.to_table()),
+                Format::Markdown => print!("{}", comparison.to_markdown()),
+                Format::Json => println!("{}", comparison.to_json()),
+            }
+            if comparison.regressed().is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+    }
+}
+
+fn unusable(error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("ibench instructions: {error}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,426 @@
+//! Deterministic instruction counts: one in-process RPC per stack under Callgrind, saved as a
+//! baseline and compared against it — the CI gate that a noisy machine cannot fool.
+//!
+//! `benches/instructions.rs` (run with `cargo bench --features instructions --bench instructions`,
+//! needs valgrind and `gungraun-runner`) measures [`OneCall::run`] for every [`bench_stacks`]
+//! entry and, with `GUNGRAUN_SAVE_SUMMARY=json`, leaves one `summary.json` per stack under
+//! [`DEFAULT_RESULTS_DIR`]. This module reads them ([`read_results`]), saves them as a baseline
+//! ([`Baseline`]), and compares ([`compare`]): a stack regresses when its instructions grow by
+//! more than the threshold.
+//!
+//! ```
+//! use interceptor_bench::instructions::{Baseline, StackCount, compare};
+//!
+//! let count = |name: &str, instructions| StackCount { name: name.into(), instructions, estimated_cycles: None };
+//! let baseline = Baseline::new(vec![count("baseline", 1000), count("logger", 2000)], "ibench instructions save x", "cargo bench");
+//! let current = vec![count("baseline", 1000), count("logger", 2100)];
+//! let comparison = compare(&baseline, &current, 2.0);
+//! assert_eq!(comparison.regressed(), ["logger"]);
+//! ```
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::baseline::Provenance;
+use crate::greeter::{Greeter, SAY_HELLO};
+use crate::rpc::{RpcRequest, RpcResponse, RpcResult};
+use crate::stack::{BoxRpcService, Interceptors, Stack, catalog, cumulative_chain};
+use tower::Service;
+
+/// Where the bench leaves its gungraun results, relative to the crate root.
+pub const DEFAULT_RESULTS_DIR: &str = "target/gungraun/interceptor-bench/instructions/stacks";
+
+/// The `kind` of an instruction baseline file (timing baselines say `"timing"`).
+pub const KIND: &str = "instructions";
+
+/// The baseline file schema version.
+pub const SCHEMA: u32 = 1;
+
+/// How many calls warm a service before the measured one: first-call allocations, lazily
+/// initialised thread-locals and the OpenTelemetry provider would otherwise skew a single call.
+pub const WARM_UP_CALLS: usize = 3;
+
+/// The name of the stack without any service around the handler... nor the handler: an empty
+/// service answering a ready response, the floor under every other count.
+pub const FLOOR: &str = "floor";
+
+/// Every stack the bench measures, in bench order: [`FLOOR`], the [`catalog`], then the
+/// [`cumulative_chain`] except its last step (the `full` stack, already measured).
+///
+/// ```
+/// let names = interceptor_bench::instructions::bench_stacks();
+/// assert_eq!(names[0], "floor");
+/// assert!(names.iter().any(|n| n == "chain/8") && !names.iter().any(|n| n == "chain/9"));
+/// ```
+pub fn bench_stacks() -> Vec<String> {
+    let chain = cumulative_chain();
+    let steps = chain.len() - 1;
+    std::iter::once(FLOOR.to_owned())
+        .chain(catalog().iter().map(|s| s.name().to_owned()))
+        .chain(chain.iter().take(steps).map(|s| s.name().to_owned()))
+        .collect()
+}
+
+/// The gungraun bench id of a stack name: `chain/3` → `chain_3`.
+///
+/// ```
+/// assert_eq!(interceptor_bench::instructions::bench_id("chain/3"), "chain_3");
+/// ```
+pub fn bench_id(stack: &str) -> String {
+    stack.replace(['/', '-'], "_")
+}
+
+/// One prepared RPC: a built, warmed service and the request it will answer.
+pub struct OneCall {
+    service: BoxRpcService,
+    request: Option<RpcRequest>,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// Builds the stack `name` (a [`bench_stacks`] entry) around the greeter, warms it with
+/// [`WARM_UP_CALLS`] calls and prepares one `SayHello` request. The bench's setup: none of
+/// this is measured.
+///
+/// # Panics
+/// On an unknown stack name, or a stack whose warm-up calls fail: a bench set up wrongly.
+///
+/// ```
+/// let mut call = interceptor_bench::instructions::prepare_one_call("baseline");
+/// assert_eq!(call.run().unwrap().message["message"], "Hello, Ada!");
+/// ```
+pub fn prepare_one_call(name: &str) -> OneCall {
+    let service = if name == FLOOR {
+        let empty = tower::service_fn(|_: RpcRequest| std::future::ready(Ok(RpcResponse::new(Value::Null))));
+        BoxRpcService::new(empty)
+    } else {
+        let stack = catalog()
+            .into_iter()
+            .chain(cumulative_chain())
+            .find(|s| s.name() == name)
+            .unwrap_or_else(|| panic!("unknown bench stack {name:?}; known: {}", bench_stacks().join(", ")));
+        build(&stack)
+    };
+    // The timeout interceptor needs a tokio time driver: a runtime made here, entered (not
+    // run) around each call.
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a current-thread tokio runtime");
+    let mut call = OneCall { service, request: None, runtime };
+    for _ in 0..WARM_UP_CALLS {
+        call.request = Some(request());
+        call.run().unwrap_or_else(|e| panic!("warm-up call through {name:?} failed: {e}"));
+    }
+    call.request = Some(request());
+    call
+}
+
+fn build(stack: &Stack) -> BoxRpcService {
+    stack.service(&Interceptors::default(), Greeter::new())
+}
+
+fn request() -> RpcRequest {
+    RpcRequest::new(SAY_HELLO, json!({"name": "Ada"}))
+}
+
+impl OneCall {
+    /// The measured region: `poll_ready`, `call`, and polling the response future to completion
+    /// with a no-op waker, inside the setup's runtime context (entered, never run).
+    ///
+    /// # Panics
+    /// When called twice without a new request, or when the stack does not answer without
+    /// waiting (no catalog stack waits on a healthy call).
+    pub fn run(&mut self) -> RpcResult {
+        let _context = self.runtime.enter();
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.service.poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Pending => panic!("the service was not ready without waiting"),
+        }
+        let mut future = self.service.call(self.request.take().expect("one request per prepared call"));
+        match Pin::new(&mut future).poll(&mut cx) {
+            Poll::Ready(result) => result,
+            Poll::Pending => panic!("the call did not finish without waiting"),
+        }
+    }
+}
+
+/// One stack's counts for one in-process RPC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackCount {
+    /// The stack name (a [`bench_stacks`] entry).
+    pub name: String,
+    /// Instructions executed (Callgrind `Ir`).
+    pub instructions: u64,
+    /// Callgrind's estimated cycles, when collected.
+    pub estimated_cycles: Option<u64>,
+}
+
+/// Why results or a baseline cannot be used; every message names the file and what to run.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// No results for a stack.
+    #[error(
+        "no instruction results for stack {stack:?} in {dir}: run `GUNGRAUN_SAVE_SUMMARY=json cargo bench --features instructions --bench instructions` first"
+    )]
+    MissingResults {
+        /// The stack.
+        stack: String,
+        /// The results folder.
+        dir: PathBuf,
+    },
+    /// A file that cannot be read or parsed.
+    #[error("{path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and what to run.
+        reason: String,
+    },
+}
+
+/// Reads one count per [`bench_stacks`] entry from gungraun's `summary.json` files in `dir`
+/// (`<dir>/one_call.<bench id>/summary.json`).
+pub fn read_results(dir: &Path) -> Result<Vec<StackCount>, InputError> {
+    bench_stacks().into_iter().map(|stack| read_summary(dir, stack)).collect()
+}
+
+fn read_summary(dir: &Path, stack: String) -> Result<StackCount, InputError> {
+    let path = dir.join(format!("one_call.{}", bench_id(&stack))).join("summary.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(InputError::MissingResults { stack, dir: dir.to_owned() });
+        }
+        Err(e) => return Err(InputError::Unreadable { path, reason: e.to_string() }),
+    };
+    let unusable = |reason: &str| InputError::Unreadable {
+        path: path.clone(),
+        reason: format!(
+            "{reason}; re-run `GUNGRAUN_SAVE_SUMMARY=json cargo bench --features instructions --bench instructions`"
+        ),
+    };
+    let summary: Value = serde_json::from_str(&text).map_err(|e| unusable(&format!("not JSON ({e})")))?;
+    let metrics = summary["profiles"]
+        .as_array()
+        .and_then(|profiles| profiles.iter().find(|p| p["tool"] == "Callgrind"))
+        .map(|profile| &profile["data"]["total"]["metrics"])
+        .ok_or_else(|| unusable("no Callgrind profile"))?;
+    // Each metric is {"values": {"new": n}}, with "old" beside "new" when an earlier run exists.
+    let new_value = |event: &str| metrics[event]["values"]["new"].as_u64();
+    let instructions = new_value("Ir").ok_or_else(|| unusable("no instruction count (Ir)"))?;
+    Ok(StackCount { name: stack, instructions, estimated_cycles: new_value("EstimatedCycles") })
+}
+
+/// An instruction baseline file: `{"schema": 1, "kind": "instructions", ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
+    /// Always [`KIND`].
+    pub kind: String,
+    /// Where, when and how it was measured (the same record as timing baselines).
+    pub provenance: Provenance,
+    /// One count per stack.
+    pub stacks: Vec<StackCount>,
+}
+
+impl Baseline {
+    /// A baseline of `stacks` measured here, now: `command` saved it from what `bench_command` produced.
+    pub fn new(stacks: Vec<StackCount>, command: &str, bench_command: &str) -> Self {
+        Baseline {
+            schema: SCHEMA,
+            kind: KIND.into(),
+            provenance: Provenance::collect(command, Some(bench_command)),
+            stacks,
+        }
+    }
+
+    /// Reads a baseline file, checking its schema and kind.
+    pub fn read(path: &Path) -> Result<Self, InputError> {
+        let unusable = |reason: String| InputError::Unreadable {
+            path: path.to_owned(),
+            reason: format!("{reason}; save one with `ibench instructions save NAME` after running the bench"),
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| unusable(e.to_string()))?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| unusable(format!("not JSON ({e})")))?;
+        if value["kind"] != KIND || value["schema"] != SCHEMA {
+            return Err(unusable(format!(
+                "not an instruction baseline (want \"schema\": {SCHEMA}, \"kind\": \"{KIND}\")"
+            )));
+        }
+        serde_json::from_value(value).map_err(|e| unusable(format!("malformed ({e})")))
+    }
+
+    /// Writes the baseline as pretty JSON; refuses to overwrite an existing file unless `force`.
+    pub fn write(&self, path: &Path, force: bool) -> std::io::Result<()> {
+        if path.exists() && !force {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} exists; pass --force to replace it", path.display()),
+            ));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(path, json + "\n")
+    }
+}
+
+/// A baseline file given as a path (anything with a `/` or ending in `.json`) or a name
+/// (`baselines/instructions-NAME.json`).
+///
+/// ```
+/// use interceptor_bench::instructions::baseline_path;
+/// assert_eq!(baseline_path("reference"), std::path::Path::new("baselines/instructions-reference.json"));
+/// assert_eq!(baseline_path("/tmp/x.json"), std::path::Path::new("/tmp/x.json"));
+/// ```
+pub fn baseline_path(name_or_path: &str) -> PathBuf {
+    if name_or_path.contains('/') || name_or_path.ends_with(".json") {
+        PathBuf::from(name_or_path)
+    } else {
+        PathBuf::from(format!("baselines/instructions-{name_or_path}.json"))
+    }
+}
+
+/// One stack's comparison row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// The stack.
+    pub name: String,
+    /// Baseline instructions (`None`: the stack is new).
+    pub baseline: Option<u64>,
+    /// Current instructions.
+    pub current: u64,
+    /// Current minus baseline.
+    pub delta: Option<i64>,
+    /// Delta in percent of the baseline.
+    pub delta_pct: Option<f64>,
+    /// Current instructions minus the current `baseline` stack's (the stack's interceptors'
+    /// own cost); for `chain/N`, minus `chain/N-1` (the N-th interceptor in its place).
+    pub overhead: Option<i64>,
+    /// Grew by more than the threshold.
+    pub regressed: bool,
+}
+
+/// The result of [`compare`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// The threshold in percent.
+    pub threshold_pct: f64,
+    /// One row per current stack.
+    pub rows: Vec<Row>,
+}
+
+impl Comparison {
+    /// The names of the regressed stacks.
+    pub fn regressed(&self) -> Vec<&str> {
+        self.rows.iter().filter(|r| r.regressed).map(|r| r.name.as_str()).collect()
+    }
+
+    /// The JSON form: `{"threshold_pct", "verdict": "ok"|"regressed", "regressed": [...], "rows": [...]}`.
+    pub fn to_json(&self) -> Value {
+        let verdict = if self.regressed().is_empty() { "ok" } else { "regressed" };
+        json!({"threshold_pct": self.threshold_pct, "verdict": verdict, "regressed": self.regressed(), "rows": self.rows})
+    }
+
+    /// A fixed-width table, one line per stack, then the verdict.
+    pub fn to_table(&self) -> String {
+        self.render("", "  ", "", true)
+    }
+
+    /// A GitHub-flavoured Markdown table, then the verdict.
+    pub fn to_markdown(&self) -> String {
+        self.render("| ", " | ", " |", false)
+    }
+
+    fn render(&self, open: &str, sep: &str, close: &str, pad: bool) -> String {
+        let header = ["stack", "baseline Ir", "current Ir", "delta", "delta %", "overhead Ir", "verdict"];
+        let cells: Vec<[String; 7]> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+                [
+                    r.name.clone(),
+                    opt(r.baseline.map(|b| b.to_string())),
+                    r.current.to_string(),
+                    opt(r.delta.map(|d| format!("{d:+}"))),
+                    opt(r.delta_pct.map(|p| format!("{p:+.2}%"))),
+                    opt(r.overhead.map(|o| format!("{o:+}"))),
+                    if r.regressed { "REGRESSED" } else { "ok" }.into(),
+                ]
+            })
+            .collect();
+        let widths: Vec<usize> = (0..header.len())
+            .map(|i| cells.iter().map(|c| c[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+            .collect();
+        let line = |row: &[&str]| {
+            let padded: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(i, (cell, &w))| match (pad, i) {
+                    (false, _) => (*cell).to_owned(),
+                    (true, 0) => format!("{cell:<w$}"),
+                    (true, _) => format!("{cell:>w$}"),
+                })
+                .collect();
+            format!("{open}{}{close}\n", padded.join(sep).trim_end())
+        };
+        let mut out = line(&header);
+        if !pad {
+            out += &line(&["---", "---:", "---:", "---:", "---:", "---:", "---"]);
+        }
+        for row in &cells {
+            out += &line(&row.each_ref().map(String::as_str));
+        }
+        let regressed = self.regressed();
+        if regressed.is_empty() {
+            let _ = writeln!(out, "\nok: no stack grew by more than {}%", self.threshold_pct);
+        } else {
+            let _ = writeln!(
+                out,
+                "\nREGRESSED: {} grew by more than {}% in instructions",
+                regressed.join(", "),
+                self.threshold_pct
+            );
+        }
+        out
+    }
+}
+
+/// Compares `current` counts with `baseline`: a stack regresses when its instructions grew by
+/// more than `threshold_pct` percent. Stacks missing from the baseline are shown, never failed.
+pub fn compare(baseline: &Baseline, current: &[StackCount], threshold_pct: f64) -> Comparison {
+    let find = |stacks: &[StackCount], name: &str| stacks.iter().find(|s| s.name == name).map(|s| s.instructions);
+    let rows = current
+        .iter()
+        .map(|stack| {
+            let old = find(&baseline.stacks, &stack.name);
+            let delta = old.map(|old| stack.instructions as i64 - old as i64);
+            let delta_pct = old.zip(delta).filter(|(old, _)| *old > 0).map(|(old, d)| d as f64 * 100.0 / old as f64);
+            let reference = match stack.name.strip_prefix("chain/").and_then(|n| n.parse::<usize>().ok()) {
+                Some(1) | None if stack.name != "baseline" && stack.name != FLOOR => find(current, "baseline"),
+                Some(n) if n > 1 => find(current, &format!("chain/{}", n - 1)),
+                _ => None,
+            };
+            Row {
+                name: stack.name.clone(),
+                baseline: old,
+                current: stack.instructions,
+                delta,
+                delta_pct,
+                overhead: reference.map(|r| stack.instructions as i64 - r as i64),
+                regressed: delta_pct.is_some_and(|p| p > threshold_pct),
+            }
+        })
+        .collect();
+    Comparison { threshold_pct, rows }
+}
