@@ -113,6 +113,12 @@ fn an_injected_ten_percent_regression_fails_naming_the_stack() {
         "12%",
     ]);
     assert_eq!(loose.status.code(), Some(0));
+
+    // `ibench compare --instructions` is the same gate.
+    let args = ["compare", "--instructions", "--baseline", path.to_str().unwrap(), "--results", dir.to_str().unwrap()];
+    let unified = std::process::Command::new(env!("CARGO_BIN_EXE_ibench")).args(args).output().unwrap();
+    assert_eq!(unified.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unified.stdout).contains("REGRESSED: logger grew by more than 2%"));
 }
 
 #[test]

@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::instructions;
 use interceptor_bench::baseline::compare::{Comparison, Options, Signal, Threshold};
 use interceptor_bench::baseline::{Baseline, DEFAULT_DIR, path_of, validate_name};
+use interceptor_bench::instructions::DEFAULT_RESULTS_DIR;
 use interceptor_bench::overhead::Format;
 use interceptor_bench::report::{self, Benches, HtmlReport, ReportError, directory_of};
 use interceptor_bench::results::{Results, criterion_dir};
@@ -18,9 +20,17 @@ pub struct Args {
     /// The directory of baseline files.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DIR)]
     dir: PathBuf,
-    /// The smallest change that counts as a regression: a percentage (10%) or a fraction below 1 (0.1).
-    #[arg(long, default_value = "10%")]
-    threshold: Threshold,
+    /// The smallest change that counts as a regression: a percentage or a fraction below 1 (0.1)
+    /// [default: 10% for timings, 2% with --instructions]
+    #[arg(long)]
+    threshold: Option<Threshold>,
+    /// Compare instruction counts (`baselines/instructions-NAME.json`, from
+    /// `cargo bench --features instructions --bench instructions`) instead of criterion's timings.
+    #[arg(long, conflicts_with_all = ["signal", "budget", "report", "criterion_dir", "dir"])]
+    instructions: bool,
+    /// With --instructions: where the instruction bench left its gungraun results.
+    #[arg(long, value_name = "DIR", requires = "instructions", default_value = DEFAULT_RESULTS_DIR)]
+    results: PathBuf,
     /// Which change the gate judges: each bench relative to its group's baseline bench in the same run (robust to a
     /// slower machine), its absolute time, or both.
     #[arg(long, value_enum, default_value_t = Signal::Relative)]
@@ -54,6 +64,10 @@ fn write_report(args: &Args, path: &Path, gate: &Comparison, results: &Results) 
 /// Exit 0 when nothing regressed and every stack is within budget, 1 on a regression or a
 /// budget breach, 2 when the baseline or the results are missing or unusable.
 pub fn run(args: Args) -> ExitCode {
+    if args.instructions {
+        let threshold = args.threshold.unwrap_or_else(|| "2%".parse().expect("a valid threshold"));
+        return instructions::compare_counts(&args.baseline, threshold, args.format, &args.results);
+    }
     if let Some(path) = args.report.as_deref().filter(|path| !args.force && path.exists()) {
         eprintln!("ibench compare: {} exists; pass --force to replace it", path.display());
         return ExitCode::from(2);
@@ -63,7 +77,8 @@ pub fn run(args: Args) -> ExitCode {
         let baseline = Baseline::load(&path).map_err(|e| e.to_string())?;
         let results = Results::read(&criterion_dir(args.criterion_dir.as_deref()), Results::LAST_RUN)
             .map_err(|e| e.to_string())?;
-        let options = Options { threshold: args.threshold, signal: args.signal, budget: args.budget };
+        let options =
+            Options { threshold: args.threshold.unwrap_or_default(), signal: args.signal, budget: args.budget };
         let comparison = Comparison::new(&baseline, &path, &results, options).map_err(|e| e.to_string())?;
         if let Some(report) = &args.report {
             write_report(&args, report, &comparison, &results).map_err(|e| e.to_string())?;

@@ -2,10 +2,12 @@
 //! `cargo bench --features instructions --bench instructions` run as a baseline, or compare
 //! them with one. Exit 0 ok, 1 regression, 2 unusable input.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use interceptor_bench::baseline::compare::Threshold;
 use interceptor_bench::instructions::{Baseline, DEFAULT_RESULTS_DIR, baseline_path, compare, read_results};
+use interceptor_bench::overhead::Format;
 
 /// The command that produces the results this subcommand reads.
 const BENCH_COMMAND: &str = "GUNGRAUN_SAVE_SUMMARY=json cargo bench --features instructions --bench instructions";
@@ -34,9 +36,9 @@ enum Action {
         /// The baseline name (`baselines/instructions-NAME.json`) or a path.
         #[arg(long)]
         baseline: String,
-        /// Fail when a stack's instructions grow by more than this percentage (`2` or `2%`).
-        #[arg(long, default_value = "2%", value_parser = parse_percent)]
-        threshold: f64,
+        /// Fail when a stack's instructions grow by more than this: a percentage (2%) or a fraction below 1 (0.02).
+        #[arg(long, default_value = "2%")]
+        threshold: Threshold,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -44,18 +46,6 @@ enum Action {
         #[arg(long, default_value = DEFAULT_RESULTS_DIR)]
         results: PathBuf,
     },
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Format {
-    Table,
-    Json,
-    Markdown,
-}
-
-fn parse_percent(text: &str) -> Result<f64, String> {
-    let value: f64 = text.trim_end_matches('%').parse().map_err(|_| format!("{text:?} is not a percentage"))?;
-    if value.is_finite() && value >= 0.0 { Ok(value) } else { Err(format!("{text:?} must be a percentage >= 0")) }
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -76,23 +66,30 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
         Action::Compare { baseline, threshold, format, results } => {
-            let baseline = match Baseline::read(&baseline_path(&baseline)) {
-                Ok(baseline) => baseline,
-                Err(e) => return unusable(e),
-            };
-            let counts = match read_results(&results) {
-                Ok(counts) => counts,
-                Err(e) => return unusable(e),
-            };
-            let comparison = compare(&baseline, &counts, threshold);
-            match format {
-                Format::Table => print!("{}", comparison.to_table()),
-                Format::Markdown => print!("{}", comparison.to_markdown()),
-                Format::Json => println!("{}", comparison.to_json()),
-            }
-            if comparison.regressed().is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            compare_counts(&baseline, threshold, format, &results)
         }
     }
+}
+
+/// Compares the counts the bench left in `results` with the baseline `name_or_path`: exit 0
+/// when no stack grew by more than `threshold`, 1 when one did, 2 on unusable input. Also what
+/// `ibench compare --instructions` runs.
+pub fn compare_counts(name_or_path: &str, threshold: Threshold, format: Format, results: &Path) -> ExitCode {
+    let baseline = match Baseline::read(&baseline_path(name_or_path)) {
+        Ok(baseline) => baseline,
+        Err(e) => return unusable(e),
+    };
+    let counts = match read_results(results) {
+        Ok(counts) => counts,
+        Err(e) => return unusable(e),
+    };
+    let comparison = compare(&baseline, &counts, threshold.fraction() * 100.0);
+    match format {
+        Format::Table => print!("{}", comparison.to_table()),
+        Format::Markdown => print!("{}", comparison.to_markdown()),
+        Format::Json => println!("{}", comparison.to_json()),
+    }
+    if comparison.regressed().is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 fn unusable(error: impl std::fmt::Display) -> ExitCode {
