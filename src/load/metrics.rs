@@ -24,7 +24,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::client::Outcome;
@@ -61,7 +61,7 @@ impl Default for Cell {
 }
 
 /// A trend's summary, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Trend {
     /// Samples.
     pub count: u64,
@@ -280,7 +280,7 @@ impl Recorder {
 }
 
 /// One point of the per-interval time series.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     /// The interval's start, in ms from the start of the run.
     pub t_ms: f64,

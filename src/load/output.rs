@@ -46,7 +46,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::metrics::{CHECKS, Cell, CheckCount, Series, Trend, percentile_ms};
 use super::resources::Resources;
@@ -58,7 +58,7 @@ use crate::stack;
 pub const SCHEMA: &str = "ibench.load/v1";
 
 /// A rate metric: the fraction of true samples.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Rate {
     /// `trues / total`, 0 without samples.
     pub rate: f64,
@@ -75,7 +75,7 @@ impl Rate {
 }
 
 /// A counter with its rate per second of run time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counter {
     /// Events.
     pub count: u64,
@@ -175,7 +175,7 @@ pub struct Overhead {
 }
 
 /// The spike and the recovery from it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SpikeReport {
     /// When the spike ended (ms from the start).
     pub end_ms: f64,
@@ -188,7 +188,7 @@ pub struct SpikeReport {
 }
 
 /// One threshold's verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdResult {
     /// The metric, with its tag filter.
     pub metric: String,
@@ -203,7 +203,7 @@ pub struct ThresholdResult {
 }
 
 /// The time series as written to JSON.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesReport {
     /// Each point's length (ms).
     pub interval_ms: f64,

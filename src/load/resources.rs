@@ -18,7 +18,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::client::get_text;
 use super::target::Target;
@@ -58,7 +58,7 @@ struct Reading {
 }
 
 /// Peak and mean server resources over a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resources {
     /// Where they were read: `pid N` or the metrics URL.
     pub source: String,
@@ -78,12 +78,14 @@ pub struct Resources {
     pub cpu_target_percent: f64,
     /// Peak RSS and mean CPU both under their targets.
     pub within_targets: bool,
-    /// Every sample, in order: what the report draws over time.
+    /// Every sample, in order: what the report draws over time (absent in files written
+    /// before samples were kept, read as none).
+    #[serde(default)]
     pub points: Vec<ResourcePoint>,
 }
 
 /// One sample of the server's resources.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ResourcePoint {
     /// Milliseconds since sampling began (the run's start).
     pub t_ms: u64,

@@ -6,7 +6,11 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::ReportError;
-use crate::load::output::SCHEMA;
+pub use crate::load::metrics::{Point, Trend};
+pub use crate::load::output::{
+    Counter, Rate, SCHEMA, SeriesReport as Series, SpikeReport as Spike, ThresholdResult as Threshold,
+};
+pub use crate::load::resources::Resources;
 
 /// A load run read back from its JSON (schema [`SCHEMA`]): what the report draws and tabulates.
 ///
@@ -75,137 +79,6 @@ pub struct RequestMetrics {
     pub http_req_failed: Rate,
     /// Requests.
     pub http_reqs: Counter,
-}
-
-/// A latency distribution (ms).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-pub struct Trend {
-    /// Samples.
-    pub count: u64,
-    /// Mean.
-    pub avg: f64,
-    /// Smallest.
-    pub min: f64,
-    /// Median.
-    pub med: f64,
-    /// Largest.
-    pub max: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 95th percentile.
-    pub p95: f64,
-    /// 99th percentile.
-    pub p99: f64,
-}
-
-/// A fraction of true samples.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-pub struct Rate {
-    /// `trues / total`.
-    pub rate: f64,
-    /// True samples.
-    pub trues: u64,
-    /// All samples.
-    pub total: u64,
-}
-
-/// A count and its rate per second.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-pub struct Counter {
-    /// Events.
-    pub count: u64,
-    /// Events per second.
-    pub rate: f64,
-}
-
-/// The spike and the recovery from it.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-pub struct Spike {
-    /// When the spike ended (ms from the start).
-    pub end_ms: f64,
-    /// Recovered: the rolling p95 is under this (ms) and stays there.
-    pub p95_limit_ms: f64,
-    /// The rolling window (ms).
-    pub window_ms: f64,
-    /// From the spike's end until recovered (ms); `None` if it never did.
-    pub recovery_time_ms: Option<f64>,
-}
-
-/// The server's resources over the run.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Resources {
-    /// `pid N` or the metrics URL.
-    pub source: String,
-    /// How many samples (once a second).
-    pub samples: usize,
-    /// Largest resident set (MB).
-    pub rss_peak_mb: f64,
-    /// Mean resident set (MB).
-    pub rss_mean_mb: f64,
-    /// Highest CPU use between two samples (% of one core).
-    pub cpu_peak_percent: f64,
-    /// CPU time over wall time (% of one core).
-    pub cpu_mean_percent: f64,
-    /// The memory target, for the peak (MB).
-    pub rss_target_mb: f64,
-    /// The CPU target, for the mean (% of one core).
-    pub cpu_target_percent: f64,
-    /// The samples over time, where the JSON has them (`resources.points`; `ibench.load/v1`
-    /// files written so far keep the peak and mean only).
-    #[serde(default)]
-    pub points: Vec<ResourcePoint>,
-}
-
-/// One sample of the server's resources.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-pub struct ResourcePoint {
-    /// When it was taken (ms from the start of the run).
-    pub t_ms: f64,
-    /// Resident memory (MB).
-    pub rss_mb: f64,
-    /// CPU use since the previous sample (% of one core); `None` for the first.
-    pub cpu_percent: Option<f64>,
-}
-
-/// One threshold's verdict.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Threshold {
-    /// The metric with its tag filter.
-    pub metric: String,
-    /// The condition, e.g. `p(95)<100`.
-    pub condition: String,
-    /// The aggregated value; `None` without data.
-    pub value: Option<f64>,
-    /// Whether it held.
-    pub ok: bool,
-}
-
-/// The time series.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Series {
-    /// Each point's length (ms).
-    pub interval_ms: f64,
-    /// The points, from the start.
-    pub points: Vec<Point>,
-}
-
-/// One interval of the run.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-pub struct Point {
-    /// The interval's start (ms from the start of the run).
-    pub t_ms: f64,
-    /// Requests finished in it.
-    pub requests: u64,
-    /// Of which failed.
-    pub errors: u64,
-    /// Median duration (ms); `None` without requests.
-    pub p50: Option<f64>,
-    /// 95th percentile (ms).
-    pub p95: Option<f64>,
-    /// 99th percentile (ms).
-    pub p99: Option<f64>,
-    /// VUs active (closed model) or busy (open model) at its end.
-    pub vus: u32,
 }
 
 impl LoadRun {

@@ -228,7 +228,7 @@ fn resources_over_time(r: &super::Resources, duration_ms: f64) -> Result<String,
             name: "memory".into(),
             color: BLUE,
             thin: false,
-            points: r.points.iter().map(|p| (at(p.t_ms), p.rss_mb)).collect(),
+            points: r.points.iter().map(|p| (at(p.t_ms as f64), p.rss_mb)).collect(),
         }],
         secondary: Some((
             "CPU (% of one core)".into(),
@@ -236,7 +236,7 @@ fn resources_over_time(r: &super::Resources, duration_ms: f64) -> Result<String,
                 name: "CPU".into(),
                 color: ORANGE,
                 thin: true,
-                points: r.points.iter().filter_map(|p| Some((at(p.t_ms), p.cpu_percent?))).collect(),
+                points: r.points.iter().filter_map(|p| Some((at(p.t_ms as f64), p.cpu_percent?))).collect(),
             }],
         )),
         bands: Vec::new(),
@@ -250,7 +250,7 @@ fn resources_over_time(r: &super::Resources, duration_ms: f64) -> Result<String,
             .iter()
             .map(|p| {
                 let cpu = p.cpu_percent.map_or_else(|| "–".to_owned(), |c| format!("{c:.1}"));
-                vec![format!("{:.1}", at(p.t_ms)).into(), format!("{:.1}", p.rss_mb).into(), cpu.into()]
+                vec![format!("{:.1}", at(p.t_ms as f64)).into(), format!("{:.1}", p.rss_mb).into(), cpu.into()]
             })
             .collect(),
     );
