@@ -1,42 +1,18 @@
 //! A real, short criterion run through the bench harness, read back by the results reader and
 //! the overhead table: the benches and `ibench overhead` agree on names and files.
 
+mod criterion_run;
+
 use std::time::Duration;
 
-use criterion::Criterion;
-use interceptor_bench::bench::{BASELINE, Depth, FLOOR, Harness, floor};
-use interceptor_bench::greeter::Greeter;
+use criterion_run::criterion_run;
 use interceptor_bench::overhead::OverheadReport;
 use interceptor_bench::results::Results;
-use interceptor_bench::server::BackgroundServer;
-use interceptor_bench::stack::{Interceptors, find};
 
 #[test]
 fn a_short_run_is_read_back_into_the_overhead_table() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Criterion::default()
-        .output_directory(dir.path())
-        .warm_up_time(Duration::from_millis(20))
-        .measurement_time(Duration::from_millis(100))
-        .sample_size(10)
-        .nresamples(1_000)
-        .without_plots();
-    let harness = Harness::new();
-    let interceptors = Interceptors::default();
-    let stacks = [find(BASELINE).unwrap(), find("timeout").unwrap(), find("full").unwrap()];
-
-    let mut group = c.benchmark_group(Depth::InProcess.group(""));
-    harness.rpc(&mut group, FLOOR, floor());
-    for stack in &stacks {
-        harness.rpc(&mut group, stack.name(), stack.service(&interceptors, Greeter::new()));
-    }
-    group.finish();
-    let mut group = c.benchmark_group(Depth::Loopback.group(""));
-    for stack in [&stacks[0], &stacks[2]] {
-        let server = BackgroundServer::start(stack, &interceptors).unwrap();
-        harness.loopback(&mut group, stack.name(), server.addr());
-    }
-    group.finish();
+    criterion_run(dir.path(), 0, false);
 
     let results = Results::read(dir.path(), Results::LAST_RUN).unwrap();
     let ids: Vec<String> = results.iter().map(|bench| bench.id.full_id()).collect();

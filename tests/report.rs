@@ -3,18 +3,18 @@
 //! page is parsed as XML (the report is written well-formed), checked to load nothing from
 //! anywhere, and its key figures are compared with the JSON and results they came from.
 
+mod criterion_run;
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use criterion::Criterion;
-use interceptor_bench::bench::{BASELINE, Depth, FLOOR, Harness, floor};
-use interceptor_bench::greeter::Greeter;
+use criterion_run::criterion_run;
 use interceptor_bench::overhead::{OverheadReport, format_ns};
 use interceptor_bench::report::{Change, Comparison, ComparisonRow, HtmlReport};
 use interceptor_bench::results::Results;
 use interceptor_bench::server::BackgroundServer;
-use interceptor_bench::stack::{Interceptors, cumulative_chain, find};
+use interceptor_bench::stack::{Interceptors, find};
 use quick_xml::events::{BytesStart, Event};
 use serde_json::Value;
 
@@ -212,36 +212,10 @@ fn a_spike_run_is_drawn_with_the_figures_of_its_json() {
     assert!(!page.text.contains("Interceptor overhead"));
 }
 
-/// A short criterion run with criterion's own pages: floor, baseline, timeout, full and the
-/// first two chain steps in-process, baseline and full over loopback.
-fn criterion_run(dir: &Path) {
-    let mut c = Criterion::default()
-        .output_directory(dir)
-        .warm_up_time(Duration::from_millis(20))
-        .measurement_time(Duration::from_millis(100))
-        .sample_size(10)
-        .nresamples(1_000);
-    let harness = Harness::new();
-    let interceptors = Interceptors::default();
-    let stacks = [find(BASELINE).unwrap(), find("timeout").unwrap(), find("full").unwrap()];
-    let mut group = c.benchmark_group(Depth::InProcess.group(""));
-    harness.rpc(&mut group, FLOOR, floor());
-    for stack in stacks.iter().chain(&cumulative_chain()[..2]) {
-        harness.rpc(&mut group, stack.name(), stack.service(&interceptors, Greeter::new()));
-    }
-    group.finish();
-    let mut group = c.benchmark_group(Depth::Loopback.group(""));
-    for stack in [&stacks[0], &stacks[2]] {
-        let server = BackgroundServer::start(stack, &interceptors).unwrap();
-        harness.loopback(&mut group, stack.name(), server.addr());
-    }
-    group.finish();
-}
-
 #[test]
 fn bench_results_are_drawn_with_their_overheads_and_links() {
     let criterion = tempfile::tempdir().unwrap();
-    criterion_run(criterion.path());
+    criterion_run(criterion.path(), 2, true);
     // A flamegraph where `cargo bench -- --profile-time` would write one.
     let profile = criterion.path().join("in_process/full/unary/profile");
     std::fs::create_dir_all(&profile).unwrap();
