@@ -2,15 +2,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use crate::instructions;
+use crate::results_args::ResultsArgs;
 use interceptor_bench::baseline::compare::{Comparison, Options, Signal, Threshold};
 use interceptor_bench::baseline::{Baseline, DEFAULT_DIR, path_of, validate_name};
 use interceptor_bench::instructions::DEFAULT_RESULTS_DIR;
-use interceptor_bench::overhead::Format;
 use interceptor_bench::report::{self, Benches, HtmlReport, ReportError, directory_of};
-use interceptor_bench::results::{Results, criterion_dir};
+use interceptor_bench::results::Results;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,15 +34,8 @@ pub struct Args {
     /// slower machine), its absolute time, or both.
     #[arg(long, value_enum, default_value_t = Signal::Relative)]
     signal: Signal,
-    /// Per-interceptor overhead budget for the last run (e.g. 2ms, 500us, 1.5µs); a stack of n interceptors gets n.
-    #[arg(long, default_value = "2ms", value_parser = humantime::parse_duration)]
-    budget: Duration,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
-    /// Criterion's results directory [default: $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, else target/criterion]
-    #[arg(long, value_name = "DIR")]
-    criterion_dir: Option<PathBuf>,
+    #[command(flatten)]
+    results_args: ResultsArgs,
     /// Also write the comparison, with the last run's overhead charts, as a self-contained HTML page.
     #[arg(long, value_name = "FILE.html")]
     report: Option<PathBuf>,
@@ -54,7 +46,7 @@ pub struct Args {
 
 /// The HTML page of `ibench compare --report`: the comparison and the last run's benches.
 fn write_report(args: &Args, path: &Path, gate: &Comparison, results: &Results) -> Result<(), ReportError> {
-    let benches = Benches::new(results, args.budget, directory_of(path))?;
+    let benches = Benches::new(results, args.results_args.budget, directory_of(path))?;
     HtmlReport::new(format!("ibench compare --baseline {}", args.baseline))
         .benches(benches)
         .comparison(report::Comparison::from(gate))
@@ -66,7 +58,7 @@ fn write_report(args: &Args, path: &Path, gate: &Comparison, results: &Results) 
 pub fn run(args: Args) -> ExitCode {
     if args.instructions {
         let threshold = args.threshold.unwrap_or_else(|| "2%".parse().expect("a valid threshold"));
-        return instructions::compare_counts(&args.baseline, threshold, args.format, &args.results);
+        return instructions::compare_counts(&args.baseline, threshold, args.results_args.format, &args.results);
     }
     if let Some(path) = args.report.as_deref().filter(|path| !args.force && path.exists()) {
         eprintln!("ibench compare: {} exists; pass --force to replace it", path.display());
@@ -75,10 +67,12 @@ pub fn run(args: Args) -> ExitCode {
     let comparison = validate_name(&args.baseline).map_err(|e| e.to_string()).and_then(|()| {
         let path = path_of(&args.dir, &args.baseline);
         let baseline = Baseline::load(&path).map_err(|e| e.to_string())?;
-        let results = Results::read(&criterion_dir(args.criterion_dir.as_deref()), Results::LAST_RUN)
-            .map_err(|e| e.to_string())?;
-        let options =
-            Options { threshold: args.threshold.unwrap_or_default(), signal: args.signal, budget: args.budget };
+        let results = args.results_args.read(Results::LAST_RUN).map_err(|e| e.to_string())?;
+        let options = Options {
+            threshold: args.threshold.unwrap_or_default(),
+            signal: args.signal,
+            budget: args.results_args.budget,
+        };
         let comparison = Comparison::new(&baseline, &path, &results, options).map_err(|e| e.to_string())?;
         if let Some(report) = &args.report {
             write_report(&args, report, &comparison, &results).map_err(|e| e.to_string())?;
@@ -93,7 +87,7 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    print!("{}", comparison.render(args.format));
+    print!("{}", comparison.render(args.results_args.format));
     if comparison.passed {
         ExitCode::SUCCESS
     } else {

@@ -11,6 +11,7 @@ mod instructions;
 mod load;
 mod overhead;
 mod report;
+mod results_args;
 mod serve;
 mod stacks;
 
