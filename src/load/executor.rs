@@ -196,6 +196,8 @@ pub(crate) struct Shared {
     pub stop: CancellationToken,
     /// VUs in the middle of an iteration.
     pub busy: AtomicU32,
+    /// The most VUs ever busy at once.
+    pub peak_busy: AtomicU32,
 }
 
 /// One VU's own connections and its order of listeners.
@@ -215,7 +217,8 @@ impl Vu {
     /// One iteration: SayHello on each listener; the first request timed from `due`.
     /// Returns whether every call failed to connect.
     async fn iterate(&mut self, shared: &Shared, due: Instant) -> bool {
-        shared.busy.fetch_add(1, Ordering::Relaxed);
+        let busy = shared.busy.fetch_add(1, Ordering::Relaxed) + 1;
+        shared.peak_busy.fetch_max(busy, Ordering::Relaxed);
         if shared.shuffle {
             self.order.shuffle(&mut rand::rng());
         }
@@ -233,10 +236,14 @@ impl Vu {
     }
 }
 
-/// Sleeps until `deadline` or the stop; true when stopped.
+/// Sleeps until `deadline` or the stop; true when stopped first or when `deadline` is not
+/// before the end. A timer that fires late, past the end, for a deadline before it does not
+/// count: that lateness is the generator's, and the iteration due then still belongs to the run.
 async fn pause_until(shared: &Shared, deadline: Instant) -> bool {
     tokio::select! {
-        () = sleep_until(deadline.min(shared.end)) => shared.stop.is_cancelled() || Instant::now() >= shared.end,
+        // A timer that fired wins over the stop that the end of the run (a little after it) gave.
+        biased;
+        () = sleep_until(deadline.min(shared.end)) => deadline >= shared.end,
         () = shared.stop.cancelled() => true,
     }
 }

@@ -23,10 +23,12 @@
 //! # });
 //! ```
 
+pub mod breakpoint;
 pub mod client;
 pub mod executor;
 pub mod metrics;
 pub mod output;
+pub mod remote_write;
 pub mod resources;
 pub mod scenario;
 pub mod summary;
@@ -49,6 +51,7 @@ use self::executor::{OpenState, RateSchedule, Shared, VuSchedule, open_vu, spawn
 use self::metrics::{Recorder, Series};
 pub use self::output::Report;
 use self::output::{MinMax, OpenModel, RunFacts};
+use self::remote_write::{Feed, Gauges, RemoteWriteHandle};
 use self::resources::{Sampler, Source};
 pub use self::scenario::{ExecutorKind, Scenario, ScenarioError};
 pub use self::target::{Target, Targets};
@@ -78,6 +81,9 @@ pub struct LoadOptions {
     progress: bool,
     thresholds: Vec<Threshold>,
     cancel: CancellationToken,
+    remote_write: Option<RemoteWriteHandle>,
+    /// The `phase` label of remote-written series (a breakpoint's step).
+    phase: Option<String>,
 }
 
 impl Default for LoadOptions {
@@ -100,6 +106,8 @@ impl LoadOptions {
             progress: false,
             thresholds: Vec::new(),
             cancel: CancellationToken::new(),
+            remote_write: None,
+            phase: None,
         }
     }
 
@@ -159,6 +167,12 @@ impl LoadOptions {
     /// Adds a threshold to the scenario's own.
     pub fn threshold(mut self, threshold: Threshold) -> Self {
         self.thresholds.push(threshold);
+        self
+    }
+
+    /// Streams the run's metrics once a second to a [`remote_write::RemoteWriter`].
+    pub fn remote_write(mut self, handle: RemoteWriteHandle) -> Self {
+        self.remote_write = Some(handle);
         self
     }
 
@@ -234,7 +248,7 @@ fn raise_file_limit(connections: u64) -> Result<(), LoadError> {
     }
 }
 
-fn default_interval(total: Duration) -> Duration {
+pub(crate) fn default_interval(total: Duration) -> Duration {
     if total >= Duration::from_secs(60) {
         Duration::from_secs(1)
     } else {
@@ -257,8 +271,25 @@ fn progress_bar(options: &LoadOptions, total: Duration) -> ProgressBar {
 
 /// Runs `scenario` against `targets`: checks that every target answers, drives the load,
 /// and reports. Returns an error only when the run could not start; a failing run is a report
-/// with `passed == false`.
+/// with `passed == false`. The breakpoint executor runs [`breakpoint`]'s search.
 pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) -> Result<Report, LoadError> {
+    match options.executor.unwrap_or(scenario.executor) {
+        ExecutorKind::Breakpoint => breakpoint::run(scenario, targets, options).await,
+        // Its stages are rates: as VU targets they would ask for thousands of VUs.
+        other if scenario.breakpoint.is_some() => Err(LoadError::Option(format!(
+            "scenario {:?} is a breakpoint search; it cannot run in the {other} model",
+            scenario.name
+        ))),
+        _ => measure(scenario, targets, options).await.map(Report::build),
+    }
+}
+
+/// Drives one closed or open run and returns what it measured.
+pub(crate) async fn measure<'a>(
+    scenario: &'a Scenario,
+    targets: &Targets,
+    options: &'a LoadOptions,
+) -> Result<RunFacts<'a>, LoadError> {
     let mut checked = scenario.clone();
     checked.thresholds.extend(options.thresholds.iter().cloned());
     checked.validate()?;
@@ -292,7 +323,7 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
     };
     let pool = match executor_kind {
         ExecutorKind::Closed => scenario.peak_vus(),
-        ExecutorKind::Open => options.max_vus.unwrap_or(scenario.peak_vus()).max(1),
+        ExecutorKind::Open | ExecutorKind::Breakpoint => options.max_vus.unwrap_or(scenario.peak_vus()).max(1),
     };
     raise_file_limit(u64::from(pool) * scenario.listeners.len() as u64)?;
 
@@ -315,6 +346,7 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
         end,
         stop: stop.clone(),
         busy: AtomicU32::new(0),
+        peak_busy: AtomicU32::new(0),
     });
 
     let vu_schedule = VuSchedule::new(scenario.start_vus, &scenario.stages);
@@ -323,7 +355,7 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
     let mut spawned = 0u32;
     let (open_state, vus_max) = match executor_kind {
         ExecutorKind::Closed => (None, pool),
-        ExecutorKind::Open => {
+        ExecutorKind::Open | ExecutorKind::Breakpoint => {
             let peak = f64::from(scenario.peak_vus().max(1));
             let rate_per_vu = options.rate.map_or(scenario.rate_per_vu, |rate| rate / peak);
             let max_vus = pool;
@@ -355,6 +387,10 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
     let tick = interval.min(Duration::from_millis(100));
     let mut next_tick = start;
     let dropped_now = |state: &Option<Arc<OpenState>>| state.as_ref().map_or(0, |s| s.dropped.load(Ordering::Relaxed));
+    let mut feed = options
+        .remote_write
+        .clone()
+        .map(|handle| Feed::new(handle, &scenario.name, options.phase.as_deref(), &scenario.listeners));
     // One pass per tick, bounded by the stage schedule (or an earlier stop).
     loop {
         let now = Instant::now();
@@ -369,7 +405,7 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
                 }
                 target
             }
-            ExecutorKind::Open => shared.busy.load(Ordering::Relaxed),
+            ExecutorKind::Open | ExecutorKind::Breakpoint => shared.busy.load(Ordering::Relaxed),
         };
         if !finished {
             vus_seen = MinMax { min: vus_seen.min.min(vus_now), max: vus_seen.max.max(vus_now) };
@@ -424,6 +460,17 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
             sampler.sample().await;
             last_sample = now;
         }
+        if let Some(feed) = &mut feed
+            && feed.due(now)
+        {
+            let gauges = Gauges {
+                vus: vus_now,
+                vus_max,
+                dropped: dropped_now(&open_state),
+                server: sampler.as_ref().and_then(Sampler::last),
+            };
+            feed.push(now, &shared.recorder.totals(), &gauges);
+        }
         if finished {
             break;
         }
@@ -453,18 +500,28 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
     let last = shared.recorder.bucket_of(finished_at) + 1;
     series.extend(shared.recorder.drain_buckets(last), last.max(drained), 0, dropped - dropped_seen);
     bar.finish_and_clear();
+    let totals = shared.recorder.totals();
+    if let Some(feed) = feed {
+        let server = sampler.as_ref().and_then(Sampler::last);
+        feed.finish(&totals, &Gauges { vus: 0, vus_max, dropped, server }).await;
+    }
+    let peak_busy = shared.peak_busy.load(Ordering::Relaxed);
+    if open_state.is_some() && peak_busy > vus_seen.max {
+        // Sampled each tick, the busy count can miss its peak; the VUs keep the exact one.
+        vus_seen.max = peak_busy;
+    }
     let targets_used = scenario
         .listeners
         .iter()
         .zip(&shared.targets)
         .map(|(name, target)| (name.clone(), target.url().to_owned()))
         .collect();
-    Ok(Report::build(RunFacts {
+    Ok(RunFacts {
         scenario,
         executor: executor_kind,
         open_model,
         targets: targets_used,
-        totals: shared.recorder.totals(),
+        totals,
         series,
         elapsed: stopped - start,
         dropped,
@@ -474,5 +531,5 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
         aborted_by,
         resources: sampler.map(Sampler::finish),
         extra_thresholds: &options.thresholds,
-    }))
+    })
 }

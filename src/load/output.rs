@@ -5,7 +5,7 @@
 //! JSON schema `ibench.load/v1` (all times in milliseconds, rates as fractions):
 //!
 //! ```text
-//! { "schema": "ibench.load/v1", "scenario", "description", "executor": "closed"|"open",
+//! { "schema": "ibench.load/v1", "scenario", "description", "executor": "closed"|"open"|"breakpoint",
 //!   "open_model": null | { "peak_rate", "max_vus" },
 //!   "targets": { NAME: URL }, "stages": [{ "duration_ms", "target" }],
 //!   "planned_duration_ms", "duration_ms", "aborted_by": null | "why it stopped early",
@@ -24,10 +24,23 @@
 //!   "thresholds": [{ "metric", "condition", "value": null | number, "ok", "abort_on_fail" }],
 //!   "passed": bool,
 //!   "series": { "interval_ms", "points": [{ "t_ms", "requests", "errors", "iterations", "dropped",
-//!               "p50", "p95", "p99", "vus" }] } }
+//!               "p50", "p95", "p99", "vus" }] },
+//!   "breakpoint": null | { "search": { "start_rate", "factor", "step_ms", "max_rate", "max_steps",
+//!                  "max_vus", "max_dropped" }, "conditions": ["http_req_duration: p(99)<100", …],
+//!                  "listeners": [{ "listener", "outcome": "broke"|"ceiling"|"generator_limited"|"cancelled",
+//!                  "sustained_rate": null | number, "broke_at": null | number,
+//!                  "steps": [{ "rate", "achieved_rate", "requests", "p50", "p95", "p99", "error_rate",
+//!                  "dropped", "dropped_fraction", "peak_busy_vus", "server_cpu_percent": null | number,
+//!                  "ok", "failed": [text], "generator_limited" }] }] },
+//!   "remote_write": null | { "url", "testid", "batches_sent", "samples_sent", "batches_failed",
+//!                    "retries", "snapshots_dropped", "batches_unsent", "last_error": null | text } }
 //! TREND = { "count", "avg", "min", "med", "max", "p90", "p95", "p99" }
 //! RATE = { "rate", "trues", "total" }    COUNTER = { "count", "rate" }  (rate per second)
 //! ```
+//!
+//! `breakpoint` and `remote_write` were added to v1 (readers that ignore unknown fields keep
+//! working); a breakpoint run's `stages` are its steps, each `target` the step's rate, and its
+//! `thresholds` are empty: the stop conditions are judged per step, in `breakpoint`.
 //!
 //! ```
 //! use interceptor_bench::load::output::{SCHEMA, write_json};
@@ -48,7 +61,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::breakpoint::BreakpointReport;
 use super::metrics::{CHECKS, Cell, CheckCount, Series, Trend, percentile_ms};
+use super::remote_write::RemoteWriteStats;
 use super::resources::Resources;
 use super::scenario::{ExecutorKind, Scenario, Stage};
 use super::threshold::{Aggregation, MetricRef, Threshold};
@@ -263,6 +278,10 @@ pub struct Report {
     pub passed: bool,
     /// The time series.
     pub series: SeriesReport,
+    /// Breakpoint runs: each listener's highest sustained rate and its curve.
+    pub breakpoint: Option<BreakpointReport>,
+    /// With `--out prometheus-rw=URL`: what was sent.
+    pub remote_write: Option<RemoteWriteStats>,
     #[serde(skip)]
     cells: Cells,
 }
@@ -347,6 +366,8 @@ impl Report {
                 interval_ms: facts.series.interval.as_secs_f64() * 1e3,
                 points: facts.series.points.clone(),
             },
+            breakpoint: None,
+            remote_write: None,
             cells: Cells { all, listeners, after_spike },
         };
         let thresholds: Vec<&Threshold> = scenario.thresholds.iter().chain(facts.extra_thresholds).collect();
@@ -365,6 +386,11 @@ impl Report {
             ok: value.is_some_and(|value| threshold.condition.holds(value)),
             abort_on_fail: threshold.abort_on_fail,
         }
+    }
+
+    /// The requests to `listener`, histogram and all.
+    pub(crate) fn listener_cell(&self, listener: &str) -> Option<&Cell> {
+        self.cells.listeners.get(listener)
     }
 
     fn cell(&self, metric: &MetricRef) -> Option<&Cell> {

@@ -175,6 +175,11 @@ impl Sampler {
         self.last = (now, reading.cpu_seconds);
     }
 
+    /// The latest sample.
+    pub fn last(&self) -> Option<ResourcePoint> {
+        self.points.last().copied()
+    }
+
     /// Peak and mean over the samples taken.
     pub fn finish(self) -> Resources {
         let mean =

@@ -6,6 +6,7 @@
 //! | `stress-test` | 1m→100, 2m→500, 2m→1000, 2m→2000, 1m→0 | SayHello to `full`, sleep 10 ms | failed < 5%, checks > 95% |
 //! | `spike-test` | 30s→100, 10s→1000, 30s→1000, 10s→100, 30s→100 | SayHello to `full`, sleep 50 ms | failed < 2%, checks > 98%, p95 after the spike < 150 ms, recovery < 30 s |
 //! | `interceptor-overhead` | 10 VUs for 2m | SayHello to all five listeners, shuffled | baseline p95 < 10 ms, full p95 < 30 ms, each listener failed < 1%, overhead < 2 ms per interceptor |
+//! | `breakpoint` | open model, 1,000/s ×1.25 every 5s up to 200,000/s (≤ 30 steps), `baseline` then `full` | SayHello to one listener at a time | stop when p99 ≥ 100 ms, failed ≥ 1% or dropped > 1% |
 //!
 //! ```
 //! use interceptor_bench::load::scenario::Scenario;
@@ -34,6 +35,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::breakpoint::Search;
 use super::threshold::{Aggregation, MetricRef, Threshold};
 
 /// One stage: ramp linearly from the previous stage's target to `target` VUs over `duration`.
@@ -63,6 +65,9 @@ pub enum ExecutorKind {
     /// Ramping arrival rate: iterations start on a schedule (stage VUs × `rate_per_vu` per
     /// second), whether or not earlier ones have finished; latency counts from the scheduled start.
     Open,
+    /// Breaking-point search: the open model at a rate raised step by step on each listener
+    /// until a stop condition fails ([`super::breakpoint`]).
+    Breakpoint,
 }
 
 impl fmt::Display for ExecutorKind {
@@ -70,6 +75,7 @@ impl fmt::Display for ExecutorKind {
         f.write_str(match self {
             ExecutorKind::Closed => "closed",
             ExecutorKind::Open => "open",
+            ExecutorKind::Breakpoint => "breakpoint",
         })
     }
 }
@@ -81,7 +87,8 @@ impl FromStr for ExecutorKind {
         match s {
             "closed" => Ok(ExecutorKind::Closed),
             "open" => Ok(ExecutorKind::Open),
-            other => Err(format!("unknown executor {other:?}; expected closed or open")),
+            "breakpoint" => Ok(ExecutorKind::Breakpoint),
+            other => Err(format!("unknown executor {other:?}; expected closed, open or breakpoint")),
         }
     }
 }
@@ -151,10 +158,12 @@ pub struct Scenario {
     pub spike: Option<Spike>,
     /// For overhead runs: the listener without interceptors that the others are compared with.
     pub overhead_baseline: Option<String>,
+    /// For breakpoint runs: the rate steps and their bounds (the defaults when `None`).
+    pub breakpoint: Option<Search>,
 }
 
 /// The names of the built-in scenarios.
-pub const BUILTINS: [&str; 4] = ["basic-load", "stress-test", "spike-test", "interceptor-overhead"];
+pub const BUILTINS: [&str; 5] = ["basic-load", "stress-test", "spike-test", "interceptor-overhead", "breakpoint"];
 
 /// The seed's listener names, in port order from 8080.
 pub const SEED_LISTENERS: [&str; 5] = ["full", "baseline", "validation", "logger", "tracing"];
@@ -178,6 +187,7 @@ impl Scenario {
             thresholds: Vec::new(),
             spike: None,
             overhead_baseline: None,
+            breakpoint: None,
         }
     }
 
@@ -260,6 +270,17 @@ impl Scenario {
                     ..Scenario::seed(name, "Per-interceptor cost", vec![Stage::secs(120, 10)], None, 100.0)
                 }
             }
+            "breakpoint" => {
+                let search = Search::default();
+                Scenario {
+                    thresholds: vec![
+                        threshold("http_req_duration", "p(99)<100"),
+                        threshold("http_req_failed", "rate<0.01"),
+                    ],
+                    listeners: vec!["baseline".to_owned(), "full".to_owned()],
+                    ..Scenario::seed(name, "Where does it break?", Vec::new(), None, 1.0).with_search(search)
+                }
+            }
             _ => return None,
         };
         Some(scenario)
@@ -291,6 +312,11 @@ impl Scenario {
     /// the `spike_recovery_time` limits too) and every VU target `vus_scale` times as large,
     /// rounded up so that a stage with VUs keeps at least one.
     pub fn scaled(mut self, duration_scale: f64, vus_scale: f64) -> Scenario {
+        if let Some(search) = self.breakpoint {
+            // A breakpoint's stage targets are its rates: the VU scale sizes its pool instead.
+            let pool = ((f64::from(search.max_vus) * vus_scale).ceil() as u32).max(1);
+            return self.with_search(Search { step: search.step.mul_f64(duration_scale), max_vus: pool, ..search });
+        }
         let vus = |target: u32| if target == 0 { 0 } else { ((f64::from(target) * vus_scale).ceil() as u32).max(1) };
         self.start_vus = vus(self.start_vus);
         for stage in &mut self.stages {
@@ -305,6 +331,18 @@ impl Scenario {
                 threshold.condition.limit *= duration_scale;
             }
         }
+        self
+    }
+
+    /// Runs as a breakpoint search along `search`: the executor, and one stage per step (its
+    /// target the step's rate, rounded) so that the stages say how long it may take.
+    pub fn with_search(mut self, search: Search) -> Scenario {
+        self.executor = ExecutorKind::Breakpoint;
+        self.stages =
+            search.rates().iter().map(|rate| Stage { duration: search.step, target: rate.round() as u32 }).collect();
+        self.start_vus = 0;
+        self.rate_per_vu = 1.0;
+        self.breakpoint = Some(search);
         self
     }
 
@@ -346,6 +384,9 @@ impl Scenario {
                 spike.end_stage + 1,
                 self.stages.len()
             ));
+        }
+        if let Some(search) = &self.breakpoint {
+            search.validate().or_else(|reason| invalid(format!("[breakpoint] {reason}")))?;
         }
         if let Some(baseline) = &self.overhead_baseline
             && !self.listeners.contains(baseline)
@@ -408,7 +449,7 @@ impl Scenario {
 pub enum ScenarioError {
     /// Neither a built-in nor a file.
     #[error(
-        "unknown scenario {0:?}; built-in: basic-load, stress-test, spike-test, interceptor-overhead, or a path to a .toml file"
+        "unknown scenario {0:?}; built-in: basic-load, stress-test, spike-test, interceptor-overhead, breakpoint, or a path to a .toml file"
     )]
     Unknown(String),
     /// The file could not be read.
@@ -445,6 +486,8 @@ struct ScenarioFile {
     executor: ExecutorKind,
     #[serde(default)]
     start_vus: u32,
+    /// Not needed with `executor = "breakpoint"`: its steps are the stages.
+    #[serde(default)]
     stages: Vec<StageFile>,
     listeners: Vec<String>,
     #[serde(default)]
@@ -455,6 +498,36 @@ struct ScenarioFile {
     thresholds: BTreeMap<String, Vec<ThresholdFile>>,
     spike: Option<SpikeFile>,
     overhead_baseline: Option<String>,
+    breakpoint: Option<SearchFile>,
+}
+
+/// `[breakpoint]`: every field optional, defaulting to [`Search::default`]'s.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchFile {
+    start_rate: Option<f64>,
+    factor: Option<f64>,
+    #[serde(default, deserialize_with = "human_duration_opt")]
+    step: Option<Duration>,
+    max_rate: Option<f64>,
+    max_steps: Option<u32>,
+    max_vus: Option<u32>,
+    max_dropped: Option<f64>,
+}
+
+impl SearchFile {
+    fn into_search(self) -> Search {
+        let default = Search::default();
+        Search {
+            start_rate: self.start_rate.unwrap_or(default.start_rate),
+            factor: self.factor.unwrap_or(default.factor),
+            step: self.step.unwrap_or(default.step),
+            max_rate: self.max_rate.unwrap_or(default.max_rate),
+            max_steps: self.max_steps.unwrap_or(default.max_steps),
+            max_vus: self.max_vus.unwrap_or(default.max_vus),
+            max_dropped: self.max_dropped.unwrap_or(default.max_dropped),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -555,11 +628,22 @@ impl ScenarioFile {
                 })
                 .max(Duration::from_millis(1))
                 .as_secs_f64();
-        Ok(Scenario {
+        let stages: Vec<Stage> =
+            self.stages.into_iter().map(|s| Stage { duration: s.duration, target: s.target }).collect();
+        let search = match (self.breakpoint, self.executor) {
+            (Some(file), _) => Some(file.into_search()),
+            (None, ExecutorKind::Breakpoint) => Some(Search::default()),
+            (None, _) => None,
+        };
+        if let Some(search) = &search {
+            // Checked before its stages are built from it, so a bad rate cannot make them huge.
+            search.validate().map_err(|reason| ScenarioError::Invalid(format!("[breakpoint] {reason}")))?;
+        }
+        let scenario = Scenario {
             name: self.name,
             description: self.description,
             start_vus: self.start_vus,
-            stages: self.stages.into_iter().map(|s| Stage { duration: s.duration, target: s.target }).collect(),
+            stages,
             listeners: self.listeners,
             shuffle: self.shuffle,
             sleep,
@@ -568,6 +652,11 @@ impl ScenarioFile {
             thresholds,
             spike,
             overhead_baseline: self.overhead_baseline,
+            breakpoint: None,
+        };
+        Ok(match search {
+            Some(search) => scenario.with_search(search),
+            None => scenario,
         })
     }
 }

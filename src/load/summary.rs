@@ -99,6 +99,9 @@ impl Report {
     pub fn summary(&self) -> String {
         let mut out = String::new();
         let model = match (self.executor, self.open_model) {
+            (ExecutorKind::Breakpoint, Some(open)) => {
+                format!("breakpoint search, up to {:.0} iterations/s, {} VUs max", open.peak_rate, open.max_vus)
+            }
             (ExecutorKind::Open, Some(open)) => {
                 format!("open model, peak {:.0} iterations/s, {} VUs max", open.peak_rate, open.max_vus)
             }
@@ -136,7 +139,7 @@ impl Report {
             metrics.iterations.count,
             metrics.iterations.rate
         );
-        if self.executor == ExecutorKind::Open {
+        if self.executor != ExecutorKind::Closed {
             let dropped = &metrics.dropped_iterations;
             let _ = writeln!(out, "     {} {:<7} {:.1}/s", dotted("dropped_iterations"), dropped.count, dropped.rate);
         }
@@ -195,6 +198,24 @@ impl Report {
                 resources.cpu_target_percent
             );
         }
+        if let Some(breakpoint) = &self.breakpoint {
+            out += &breakpoint.summary();
+        }
+        if let Some(sent) = &self.remote_write {
+            let _ = writeln!(
+                out,
+                "\n   REMOTE WRITE {} (testid {}): {} batches, {} samples sent; {} failed, {} retries, {} snapshots dropped, {} unsent{}",
+                sent.url,
+                sent.testid,
+                sent.batches_sent,
+                sent.samples_sent,
+                sent.batches_failed,
+                sent.retries,
+                sent.snapshots_dropped,
+                sent.batches_unsent,
+                sent.last_error.as_ref().map_or(String::new(), |error| format!(" (last error: {error})"))
+            );
+        }
         if !self.thresholds.is_empty() {
             let _ = writeln!(out, "\n   THRESHOLDS");
             for result in &self.thresholds {
@@ -203,8 +224,18 @@ impl Report {
                 let _ = writeln!(out, "     {mark} {}: {} ({value})", result.metric, result.condition);
             }
         }
-        let failed = self.thresholds.iter().filter(|t| !t.ok).count();
         let verdict = if self.passed { "PASSED" } else { "FAILED" };
+        if let Some(breakpoint) = &self.breakpoint {
+            let answered = breakpoint.listeners.iter().filter(|l| l.sustained_rate.is_some()).count();
+            let _ = writeln!(
+                out,
+                "\n   {verdict}: a sustained rate for {answered} of {} listeners{}",
+                breakpoint.listeners.len(),
+                if breakpoint.answered() { "" } else { " (or the generator was the limit, or the run was cut short)" }
+            );
+            return out;
+        }
+        let failed = self.thresholds.iter().filter(|t| !t.ok).count();
         let _ = writeln!(
             out,
             "\n   {verdict}: {} of {} thresholds held",

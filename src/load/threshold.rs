@@ -325,6 +325,11 @@ pub(crate) mod duration_ms {
     pub fn serialize<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_f64(duration.as_secs_f64() * 1e3)
     }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let ms = <f64 as serde::Deserialize>::deserialize(deserializer)?;
+        Duration::try_from_secs_f64(ms / 1e3).map_err(serde::de::Error::custom)
+    }
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ pub(crate) struct Line {
     pub points: Vec<(f64, f64)>,
 }
 
-/// A line chart over time (x in seconds).
+/// A line chart over time (x in seconds), or over another x with [`TimeChart::svg_over`].
 pub(crate) struct TimeChart {
     pub y_desc: String,
     pub lines: Vec<Line>,
@@ -64,6 +64,12 @@ impl TimeChart {
     /// The chart as an SVG element. A horizontal marker far above the data (more than twice
     /// its highest point) is left out rather than squash the lines; the caption gives it.
     pub fn svg(&self, duration_s: f64) -> Result<String, ReportError> {
+        self.svg_over(duration_s, "time since start (s)")
+    }
+
+    /// The same chart over another x axis, from 0 to at least `x_max`.
+    pub fn svg_over(&self, x_max: f64, x_desc: &str) -> Result<String, ReportError> {
+        let duration_s = x_max;
         let mut svg = String::new();
         {
             let root = SVGBackend::with_string(&mut svg, (WIDTH, 380)).into_drawing_area();
@@ -88,7 +94,7 @@ impl TimeChart {
                 .set_secondary_coord(x_range, 0f64..secondary_max);
             chart
                 .configure_mesh()
-                .x_desc("time since start (s)")
+                .x_desc(x_desc)
                 .y_desc(self.y_desc.as_str())
                 .label_style((FONT, AXIS_FONT_SIZE))
                 .axis_desc_style((FONT, AXIS_FONT_SIZE))

@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::ReportError;
+pub use crate::load::breakpoint::BreakpointReport;
 pub use crate::load::metrics::{Point, Trend};
 pub use crate::load::output::{
     Counter, Rate, SCHEMA, SeriesReport as Series, SpikeReport as Spike, ThresholdResult as Threshold,
@@ -45,6 +46,9 @@ pub struct LoadRun {
     pub passed: bool,
     /// The time series.
     pub series: Series,
+    /// A breakpoint run's search (absent in files of other runs, and of older versions).
+    #[serde(default)]
+    pub breakpoint: Option<BreakpointReport>,
 }
 
 /// One stage: a ramp to `target` VUs over `duration_ms`.

@@ -29,6 +29,7 @@
 //! assert!(HtmlReport::new("Nightly").write(&file, false).is_err()); // never overwrites silently
 //! ```
 
+mod breakpoint;
 mod charts;
 mod html;
 mod load_run;

@@ -77,6 +77,9 @@ pub(crate) fn load_run(run: &LoadRun) -> Result<String, ReportError> {
         ],
     );
 
+    if let Some(breakpoint) = &run.breakpoint {
+        out += &super::breakpoint::section(breakpoint)?;
+    }
     let interval_s = run.series.interval_ms / 1e3;
     let at = |t_ms: f64| t_ms / 1e3;
     let line = |name: &str, color, thin, pick: &dyn Fn(&super::Point) -> Option<f64>| Line {

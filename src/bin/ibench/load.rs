@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use interceptor_bench::load::breakpoint::Search;
 use interceptor_bench::load::output::{check_writable, write_json};
+use interceptor_bench::load::remote_write::{RemoteWriter, default_testid};
 use interceptor_bench::load::resources::Source;
 use interceptor_bench::load::scenario::BUILTINS;
 use interceptor_bench::load::threshold::Threshold;
@@ -16,15 +18,34 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// basic-load, stress-test, spike-test, interceptor-overhead, or a TOML scenario file.
+    /// basic-load, stress-test, spike-test, interceptor-overhead, breakpoint, or a TOML scenario file.
     #[arg(required_unless_present = "list")]
     scenario: Option<String>,
     /// List the built-in scenarios and exit.
     #[arg(long)]
     list: bool,
-    /// closed (ramping VUs) or open (arrival rate: stage VUs × rate_per_vu iterations/s).
+    /// closed (ramping VUs), open (arrival rate: stage VUs × rate_per_vu iterations/s) or
+    /// breakpoint (open model, the rate raised step by step until a threshold fails).
     #[arg(long)]
     executor: Option<ExecutorKind>,
+    /// Replace the scenario's listeners, e.g. baseline,full (a breakpoint search runs each in turn).
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    listeners: Vec<String>,
+    /// Breakpoint: the first step's rate, iterations per second (default 1000).
+    #[arg(long, help_heading = "Breakpoint search")]
+    start_rate: Option<f64>,
+    /// Breakpoint: each step's rate is the previous one's times this (default 1.25).
+    #[arg(long, help_heading = "Breakpoint search")]
+    rate_factor: Option<f64>,
+    /// Breakpoint: how long each step lasts (default 5s; --duration-scale scales it).
+    #[arg(long, value_parser = humantime::parse_duration, help_heading = "Breakpoint search")]
+    step: Option<Duration>,
+    /// Breakpoint: the ceiling rate, reached at the last step (default 200000).
+    #[arg(long, help_heading = "Breakpoint search")]
+    max_rate: Option<f64>,
+    /// Breakpoint: at most this many steps per listener (default 30).
+    #[arg(long, help_heading = "Breakpoint search")]
+    max_steps: Option<u32>,
     /// Multiply every stage's duration (0.01 turns 7 minutes into 4.2 s).
     #[arg(long, default_value_t = 1.0)]
     duration_scale: f64,
@@ -49,9 +70,14 @@ pub struct Args {
     /// An extra threshold, e.g. 'http_req_duration{listener:full}: p(99)<5' (repeatable).
     #[arg(long = "threshold", value_name = "METRIC: CONDITION")]
     thresholds: Vec<String>,
-    /// Write the report as JSON (schema ibench.load/v1): --out json=FILE.
-    #[arg(long, value_name = "json=FILE")]
-    out: Option<String>,
+    /// Where results go (repeatable): json=FILE writes the report (schema ibench.load/v1);
+    /// prometheus-rw=URL streams metrics once a second by Prometheus remote write (loopback),
+    /// e.g. prometheus-rw=http://127.0.0.1:9090/api/v1/write.
+    #[arg(long, value_name = "json=FILE|prometheus-rw=URL")]
+    out: Vec<String>,
+    /// The testid label of remote-written series (default: ibench-<unix time>).
+    #[arg(long)]
+    testid: Option<String>,
     /// Also write the run's HTML report (as `ibench report --load` draws it).
     #[arg(long, value_name = "FILE.html")]
     report: Option<PathBuf>,
@@ -76,6 +102,39 @@ pub struct Args {
     /// Load-generator threads (one is fastest when the server shares a 2-core machine).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+}
+
+/// How long the end of a run waits for the last remote writes.
+const REMOTE_WRITE_PATIENCE: Duration = Duration::from_secs(10);
+
+/// The scenario with the command line's listeners and breakpoint settings.
+fn customised(mut scenario: Scenario, args: &Args) -> Result<Scenario, String> {
+    if !args.listeners.is_empty() {
+        scenario.listeners = args.listeners.clone();
+    }
+    let flags = [args.start_rate, args.rate_factor, args.max_rate].iter().any(Option::is_some)
+        || args.step.is_some()
+        || args.max_steps.is_some();
+    let breakpoint = args.executor.unwrap_or(scenario.executor) == ExecutorKind::Breakpoint;
+    if flags && !breakpoint {
+        return Err("--start-rate, --rate-factor, --step, --max-rate and --max-steps shape a breakpoint search: add --executor breakpoint".into());
+    }
+    if breakpoint {
+        let search = scenario.breakpoint.unwrap_or_default();
+        let search = Search {
+            start_rate: args.start_rate.unwrap_or(search.start_rate),
+            factor: args.rate_factor.unwrap_or(search.factor),
+            step: args.step.unwrap_or(search.step),
+            max_rate: args.max_rate.unwrap_or(search.max_rate),
+            max_steps: args.max_steps.unwrap_or(search.max_steps),
+            max_vus: args.max_vus.unwrap_or(search.max_vus),
+            ..search
+        };
+        search.validate().map_err(|reason| format!("breakpoint search: {reason}"))?;
+        scenario = scenario.with_search(search);
+    }
+    scenario.validate().map_err(|error| error.to_string())?;
+    Ok(scenario)
 }
 
 fn bad_input(message: impl std::fmt::Display) -> ExitCode {
@@ -109,13 +168,16 @@ pub fn run(args: Args) -> ExitCode {
     if args.threads == 0 {
         return bad_input("--threads must be at least 1");
     }
-    let scenario = match Scenario::load(name) {
+    let scenario = match Scenario::load(name).map_err(|error| error.to_string()).and_then(|s| customised(s, &args)) {
         Ok(scenario) => scenario.scaled(args.duration_scale, args.vus_scale),
         Err(error) => return bad_input(error),
     };
-    let open = args.executor.unwrap_or(scenario.executor) == ExecutorKind::Open;
-    if !open && (args.rate.is_some() || args.max_vus.is_some()) {
+    let executor = args.executor.unwrap_or(scenario.executor);
+    if executor == ExecutorKind::Closed && (args.rate.is_some() || args.max_vus.is_some()) {
         return bad_input("--rate and --max-vus apply to the open model: add --executor open");
+    }
+    if executor == ExecutorKind::Breakpoint && args.rate.is_some() {
+        return bad_input("--rate sets an open run's rate; a breakpoint search takes --start-rate and --max-rate");
     }
     let targets = Targets::seed(&args.host, args.port_offset)
         .and_then(|seed| args.targets.iter().try_fold(seed, |targets, target| targets.with(target)));
@@ -123,14 +185,22 @@ pub fn run(args: Args) -> ExitCode {
         Ok(targets) => targets,
         Err(error) => return bad_input(error),
     };
-    let out = match args.out.as_deref().map(|out| out.strip_prefix("json=").map(PathBuf::from)) {
-        None => None,
-        Some(None) => return bad_input(format!("--out {}: only json=FILE is supported", args.out.unwrap_or_default())),
-        Some(Some(path)) => match check_writable(&path, args.force) {
-            Ok(()) => Some(path),
-            Err(error) => return bad_input(error),
-        },
-    };
+    let mut json_files = Vec::new();
+    let mut remote_url = None;
+    for out in &args.out {
+        if let Some(path) = out.strip_prefix("json=").map(PathBuf::from) {
+            if let Err(error) = check_writable(&path, args.force) {
+                return bad_input(error);
+            }
+            json_files.push(path);
+        } else if let Some(url) = out.strip_prefix("prometheus-rw=") {
+            if remote_url.replace(url).is_some() {
+                return bad_input("--out prometheus-rw=URL is given twice; stream to one endpoint");
+            }
+        } else {
+            return bad_input(format!("--out {out}: expected json=FILE or prometheus-rw=URL"));
+        }
+    }
     if let Some(path) = &args.report
         && let Err(error) = check_writable(path, args.force)
     {
@@ -152,7 +222,9 @@ pub fn run(args: Args) -> ExitCode {
     if let Some(rate) = args.rate {
         options = options.rate(rate);
     }
-    if let Some(max_vus) = args.max_vus {
+    if let Some(max_vus) = args.max_vus
+        && executor != ExecutorKind::Breakpoint
+    {
         options = options.max_vus(max_vus);
     }
     if let Some(pid) = args.server_pid {
@@ -173,6 +245,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => return bad_input(format!("cannot start the runtime: {error}")),
     };
+    let testid = args.testid.clone().unwrap_or_else(default_testid);
     let report = runtime.block_on(async {
         // Ctrl-C ends the run early, still with its summary.
         tokio::spawn(async move {
@@ -180,15 +253,28 @@ pub fn run(args: Args) -> ExitCode {
                 cancel.cancel();
             }
         });
-        load::run(&scenario, &targets, &options).await
+        let writer = match remote_url {
+            Some(url) => {
+                Some(RemoteWriter::start(url, &testid).map_err(|error| format!("--out prometheus-rw: {error}"))?)
+            }
+            None => None,
+        };
+        if let Some(writer) = &writer {
+            options = options.remote_write(writer.handle());
+        }
+        let mut report = load::run(&scenario, &targets, &options).await.map_err(|error| error.to_string())?;
+        if let Some(writer) = writer {
+            report.remote_write = Some(writer.finish(REMOTE_WRITE_PATIENCE).await);
+        }
+        Ok::<_, String>(report)
     });
     let report = match report {
         Ok(report) => report,
         Err(error) => return bad_input(error),
     };
     print!("{}", report.summary());
-    if let Some(path) = out {
-        match write_json(&path, &report, args.force) {
+    for path in &json_files {
+        match write_json(path, &report, args.force) {
             Ok(()) => println!("\n   wrote {}", path.display()),
             Err(error) => return bad_input(error),
         }
