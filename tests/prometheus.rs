@@ -130,6 +130,9 @@ fn run_with_remote_write(url: &str, testid: &str, json: &Path, servers: &[(&str,
         "baseline,full",
         "--testid",
         testid,
+        // The in-test servers run in this process.
+        "--server-pid",
+        &std::process::id().to_string(),
         "--out",
         &format!("json={}", json.display()),
         "--out",
@@ -176,6 +179,22 @@ fn prometheus_stores_the_same_request_counts_as_the_json_per_listener() {
     assert_eq!(p99.keys().collect::<Vec<_>>(), ["baseline", "full"]);
     let vus_max = prometheus.query("max_over_time(ibench_vus_max{testid=\"it-counts\"}[1h])", "scenario");
     assert_eq!(vus_max.get("basic-load"), Some(&5.0));
+    // Every series the Grafana dashboard draws is one the run wrote.
+    let names = prometheus.query("count by (__name__) ({testid=\"it-counts\"})", "__name__");
+    let dashboard =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards/ibench.json")).unwrap();
+    let drawn: std::collections::BTreeSet<&str> = dashboard
+        .match_indices("ibench_")
+        .map(|(at, _)| {
+            let rest = &dashboard[at..];
+            &rest[..rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len())]
+        })
+        .filter(|name| name.len() > "ibench_".len())
+        .collect();
+    assert!(drawn.len() >= 10, "{drawn:?}");
+    for name in drawn {
+        assert!(names.contains_key(name), "the dashboard draws {name}, which the run did not write: {names:?}");
+    }
 }
 
 #[test]

@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HOST, HeaderValue};
+use http::header::HOST;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -25,6 +25,7 @@ use serde::Deserialize;
 use tokio::net::TcpStream;
 
 use super::target::Target;
+use super::wire::Connection;
 use crate::greeter::SAY_HELLO;
 
 /// What one call came to.
@@ -77,62 +78,63 @@ pub async fn get_text(target: &Target, timeout: Duration) -> Option<String> {
 }
 
 /// A VU's client for one target: keeps its connection open across calls and reconnects
-/// when the server closed it.
+/// when the server closed it. The request is encoded once, at creation; each call writes it
+/// and reads the answer on the VU's own task ([`super::wire`]).
 pub struct Caller {
     target: Target,
-    uri: http::Uri,
-    host: HeaderValue,
-    body: Bytes,
+    request: Vec<u8>,
     expected: String,
-    connection: Option<http1::SendRequest<Full<Bytes>>>,
+    /// The body the greeter answers with, byte for byte: checked before parsing any JSON.
+    expected_body: Vec<u8>,
+    connection: Option<Connection>,
 }
 
 impl Caller {
     /// A caller that greets as `name`; it connects on its first call.
     pub fn new(target: Target, name: &str) -> Self {
-        let body = Bytes::from(serde_json::json!({ "name": name }).to_string());
-        let host = HeaderValue::from_str(target.authority()).expect("a parsed URI authority is a valid header value");
-        let uri = target.path(SAY_HELLO).parse().expect("a parsed URL's path and a procedure name make a valid path");
-        Caller { uri, host, body, expected: format!("Hello, {name}!"), target, connection: None }
-    }
-
-    async fn connect(&self) -> Result<http1::SendRequest<Full<Bytes>>, ()> {
-        let stream = TcpStream::connect(self.target.addr()).await.map_err(drop)?;
-        let _ = stream.set_nodelay(true);
-        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.map_err(drop)?;
-        // Ends when the server closes the connection or this caller drops its sender.
-        tokio::spawn(connection);
-        Ok(sender)
+        let body = serde_json::json!({ "name": name }).to_string();
+        let expected = format!("Hello, {name}!");
+        let expected_body = serde_json::json!({ "message": expected }).to_string().into_bytes();
+        let request = format!(
+            "POST {} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            target.path(SAY_HELLO),
+            target.authority(),
+            body.len()
+        )
+        .into_bytes();
+        Caller { target, request, expected, expected_body, connection: None }
     }
 
     async fn call(&mut self) -> Outcome {
-        let mut sender = match self.connection.take() {
-            Some(sender) if !sender.is_closed() => sender,
-            _ => match self.connect().await {
-                Ok(sender) => sender,
-                Err(()) => return Outcome::transport_error(),
-            },
-        };
-        if sender.ready().await.is_err() {
-            return Outcome::transport_error();
+        // A kept connection the server has closed since shows as an end of stream before any
+        // answer: the request never reached it, so it goes again on a new connection.
+        let reused = self.connection.is_some();
+        for fresh in [!reused, true] {
+            let mut connection = match self.connection.take() {
+                Some(connection) => connection,
+                None => match Connection::open(self.target.addr()).await {
+                    Ok(connection) => connection,
+                    Err(_) => return Outcome::transport_error(),
+                },
+            };
+            let reply = match connection.exchange(&self.request).await {
+                Ok(reply) => reply,
+                Err(error) if !fresh && error.kind() == std::io::ErrorKind::UnexpectedEof => continue,
+                Err(error) if !fresh && error.kind() == std::io::ErrorKind::BrokenPipe => continue,
+                Err(error) if !fresh && error.kind() == std::io::ErrorKind::ConnectionReset => continue,
+                Err(_) => return Outcome::transport_error(),
+            };
+            let status = reply.status;
+            let message_ok = status == 200
+                && (reply.body == self.expected_body.as_slice()
+                    || serde_json::from_slice::<Reply<'_>>(reply.body)
+                        .is_ok_and(|reply| reply.message == self.expected.as_str()));
+            if reply.keep_alive {
+                self.connection = Some(connection);
+            }
+            return Outcome { status: Some(status), message_ok, transport_error: false };
         }
-        let mut request = http::Request::new(Full::new(self.body.clone()));
-        *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = self.uri.clone();
-        request.headers_mut().insert(HOST, self.host.clone());
-        request.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let Ok(response) = sender.send_request(request).await else {
-            return Outcome::transport_error();
-        };
-        let status = response.status().as_u16();
-        let Ok(body) = response.into_body().collect().await else {
-            return Outcome::transport_error();
-        };
-        self.connection = Some(sender);
-        let body = body.to_bytes();
-        let message_ok = status == 200
-            && serde_json::from_slice::<Reply<'_>>(&body).is_ok_and(|reply| reply.message == self.expected.as_str());
-        Outcome { status: Some(status), message_ok, transport_error: false }
+        Outcome::transport_error()
     }
 
     /// One `SayHello`, abandoned (and its connection closed) after `timeout`.

@@ -226,11 +226,11 @@ impl Vu {
         let mut all_transport_errors = true;
         for &listener in &self.order {
             let outcome = self.callers[listener].say_hello(shared.timeout).await;
-            shared.recorder.record(self.id, listener, since, outcome);
+            // The next listener's call starts when this one was recorded as ended.
+            since = shared.recorder.record(self.id, listener, since, outcome);
             all_transport_errors &= outcome.transport_error;
-            since = Instant::now();
         }
-        shared.recorder.record_iteration(self.id);
+        shared.recorder.record_iteration(self.id, since);
         shared.busy.fetch_sub(1, Ordering::Relaxed);
         all_transport_errors
     }

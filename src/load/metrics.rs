@@ -228,8 +228,8 @@ impl Recorder {
         (at.saturating_duration_since(self.start).as_nanos() / self.interval.as_nanos().max(1)) as u64
     }
 
-    /// Records a request by `vu` to `listener` that was due at `since` and ended now.
-    pub fn record(&self, vu: usize, listener: usize, since: Instant, outcome: Outcome) {
+    /// Records a request by `vu` to `listener` that was due at `since` and ended now; returns now.
+    pub fn record(&self, vu: usize, listener: usize, since: Instant, outcome: Outcome) -> Instant {
         let now = Instant::now();
         let duration = now.saturating_duration_since(since);
         let elapsed = now.saturating_duration_since(self.start);
@@ -238,11 +238,12 @@ impl Recorder {
         let mut shard = self.shard(vu);
         shard.cells[stage * self.listeners + listener].record(duration, outcome);
         shard.buckets.entry(bucket).or_default().cell.record(duration, outcome);
+        now
     }
 
-    /// Records a finished iteration of `vu`.
-    pub fn record_iteration(&self, vu: usize) {
-        let bucket = self.bucket_of(Instant::now());
+    /// Records an iteration of `vu` that finished `at`.
+    pub fn record_iteration(&self, vu: usize, at: Instant) {
+        let bucket = self.bucket_of(at);
         let mut shard = self.shard(vu);
         shard.iterations += 1;
         shard.buckets.entry(bucket).or_default().iterations += 1;

@@ -34,6 +34,7 @@ pub mod scenario;
 pub mod summary;
 pub mod target;
 pub mod threshold;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
