@@ -345,6 +345,29 @@ impl BreakpointReport {
         out
     }
 
+    /// How many listeners the search answered for, and why the others were not.
+    pub fn verdict(&self) -> String {
+        let count = |outcome| self.listeners.iter().filter(|l| l.outcome == outcome).count();
+        let below_start = self.listeners.iter().filter(|l| l.sustained_rate.is_none()).count();
+        let mut text = format!(
+            "{} of {} listeners answered ({} broke, {} reached the ceiling)",
+            self.listeners.iter().filter(|l| matches!(l.outcome, Outcome::Broke | Outcome::Ceiling)).count(),
+            self.listeners.len(),
+            count(Outcome::Broke),
+            count(Outcome::Ceiling)
+        );
+        for (what, n) in [
+            ("the generator was the limit", count(Outcome::GeneratorLimited)),
+            ("cancelled", count(Outcome::Cancelled)),
+            ("failed the first step", below_start),
+        ] {
+            if n > 0 {
+                text += &format!("; {what}: {n}");
+            }
+        }
+        text
+    }
+
     /// Every listener's search found its answer (a breaking point or the ceiling), without
     /// the generator in the way, and sustained at least the first step.
     pub fn answered(&self) -> bool {

@@ -226,13 +226,7 @@ impl Report {
         }
         let verdict = if self.passed { "PASSED" } else { "FAILED" };
         if let Some(breakpoint) = &self.breakpoint {
-            let answered = breakpoint.listeners.iter().filter(|l| l.sustained_rate.is_some()).count();
-            let _ = writeln!(
-                out,
-                "\n   {verdict}: a sustained rate for {answered} of {} listeners{}",
-                breakpoint.listeners.len(),
-                if breakpoint.answered() { "" } else { " (or the generator was the limit, or the run was cut short)" }
-            );
+            let _ = writeln!(out, "\n   {verdict}: {}", breakpoint.verdict());
             return out;
         }
         let failed = self.thresholds.iter().filter(|t| !t.ok).count();

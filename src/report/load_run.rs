@@ -24,7 +24,7 @@ pub struct LoadRun {
     pub scenario: String,
     /// What it is for.
     pub description: String,
-    /// `closed` or `open`.
+    /// `closed`, `open` or `breakpoint`.
     pub executor: String,
     /// The stages as run: `{ duration_ms, target }`.
     pub stages: Vec<Stage>,

@@ -145,11 +145,21 @@ fn bad_input(message: impl std::fmt::Display) -> ExitCode {
 fn list() -> ExitCode {
     for name in BUILTINS {
         let scenario = Scenario::builtin(name).expect("built-in");
-        let stages: Vec<String> = scenario
-            .stages
-            .iter()
-            .map(|s| format!("{}→{}", humantime::format_duration(s.duration), s.target))
-            .collect();
+        let stages: Vec<String> = match scenario.breakpoint {
+            Some(search) => vec![format!(
+                "{}/s ×{} every {} up to {}/s on {}",
+                search.start_rate,
+                search.factor,
+                humantime::format_duration(search.step),
+                search.max_rate,
+                scenario.listeners.join(" then ")
+            )],
+            None => scenario
+                .stages
+                .iter()
+                .map(|s| format!("{}→{}", humantime::format_duration(s.duration), s.target))
+                .collect(),
+        };
         println!("{name:22} {:32} {}", scenario.description, stages.join(", "));
     }
     ExitCode::SUCCESS
