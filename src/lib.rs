@@ -26,6 +26,7 @@
 pub mod baseline;
 pub mod bench;
 pub mod connect;
+pub mod ecosystem;
 pub mod fault;
 pub mod greeter;
 pub mod instructions;

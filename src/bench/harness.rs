@@ -185,13 +185,33 @@ impl Harness {
         B: Body,
         B::Error: Debug,
     {
+        self.http_with(group, stack, service, http_request);
+    }
+
+    /// [`Harness::http`] with your own request: `make_request` builds each call's request
+    /// (ahead of the timed batch).
+    ///
+    /// # Panics
+    /// When the first call fails or does not answer 2xx.
+    pub fn http_with<S, B>(
+        &self,
+        group: &mut BenchmarkGroup<'_, WallTime>,
+        stack: &str,
+        service: S,
+        make_request: impl Fn() -> http::Request<Full<Bytes>>,
+    ) where
+        S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
+        S::Error: Debug,
+        B: Body,
+        B::Error: Debug,
+    {
         let drain = async |response: http::Response<B>| {
             let status = response.status();
             (status, response.into_body().collect().await.map(|body| body.to_bytes()))
         };
         let answered_ok =
             |(status, body): &(http::StatusCode, Result<Bytes, B::Error>)| status.is_success() && body.is_ok();
-        self.in_process(group, stack, service, http_request, drain, answered_ok);
+        self.in_process(group, stack, service, make_request, drain, answered_ok);
     }
 
     fn in_process<S, Req, O>(

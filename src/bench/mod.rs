@@ -33,6 +33,9 @@
 //!
 //! `cargo bench --bench my_layer` then measures your layer and the `baseline` stack side by
 //! side, in-process and over loopback HTTP, and `ibench overhead` prints what your layer adds.
+//! A layer over `http::Request`s (tower-http's, tower's, axum or tonic middleware) goes to
+//! [`bench_http_layer`] instead; your whole service (an axum `Router`) with your own request
+//! to [`bench_service`]. `docs/your-own-stack.md` walks through it from your own crate.
 //!
 //! # Names
 //!
@@ -45,6 +48,8 @@
 //! | `in_process` | [`FLOOR`], every catalog stack, `chain/1` … `chain/9` | [`UNARY`] |
 //! | `loopback` | the seed stacks and [`BARE_HYPER`] | [`HTTP1_SEQ`], [`HTTP1_C16`] |
 //! | `comparators/in_process` | [`BASELINE`] and well-known HTTP layers, all over the codec | [`UNARY`] |
+//! | `ecosystem/in_process` | [`BASELINE`] and every [`ecosystem`](crate::stack::ecosystem) stack, as HTTP services | [`UNARY`] |
+//! | `ecosystem_4k/in_process` | [`BASELINE`] and `tower_http_compression`, with a 4 KiB answer | [`UNARY`] |
 //! | `<your layer>/in_process`, `<your layer>/loopback` | [`BASELINE`] and your layer | as above |
 //!
 //! ```
@@ -63,7 +68,7 @@ mod layer;
 #[cfg(feature = "criterion")]
 pub use harness::{Harness, bare_hyper, floor, http_request, rpc_request};
 #[cfg(feature = "criterion")]
-pub use layer::bench_layer;
+pub use layer::{bench_http_layer, bench_layer, bench_service};
 
 use serde::Serialize;
 
