@@ -8,6 +8,12 @@
 //!   that an HTTP-level layer (tower-http's, around the codec) and an RPC-level one (ours and
 //!   tower-resilience's, inside it) are measured over the same work against the same baseline.
 //!
+//! - group `ecosystem/in_process`: every [`ecosystem`] stack (one tower-http or tower layer
+//!   around the codec over the baseline) beside the `baseline`, all as HTTP services answering
+//!   the same request ([`with_ecosystem_headers`]: an allowed `Origin`, the bearer token,
+//!   `Accept-Encoding: gzip`); `ecosystem_4k/in_process`: `tower_http_compression` beside the
+//!   baseline answering a 4 KiB message ([`large_hello_request`]), large enough to compress.
+//!
 //! `cargo bench --bench in_process -- --profile-time 5` writes a flamegraph per bench to
 //! `target/criterion/<group>/<stack>/unary/profile/flamegraph.svg` (criterion's directory names:
 //! `/` inside a group or stack name becomes `_`, e.g. `comparators_in_process`, `chain_3`).
@@ -16,11 +22,12 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::StatusCode;
-use interceptor_bench::bench::{BASELINE, Depth, FLOOR, Harness, floor};
+use interceptor_bench::bench::{BASELINE, Depth, FLOOR, Harness, floor, http_request, stack_http_service};
+use interceptor_bench::ecosystem::{large_hello_request, with_ecosystem_headers};
 use interceptor_bench::connect::ConnectService;
 use interceptor_bench::greeter::Greeter;
 use interceptor_bench::rpc::{Code, RpcError};
-use interceptor_bench::stack::{Interceptors, catalog, cumulative_chain, find};
+use interceptor_bench::stack::{Interceptors, catalog, cumulative_chain, ecosystem, find};
 use tower::{Layer, ServiceExt};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -96,9 +103,28 @@ fn comparators(c: &mut Criterion) {
     group.finish();
 }
 
+/// The ecosystem catalog beside the baseline, as HTTP services; compression again with a
+/// 4 KiB answer.
+fn ecosystem_layers(c: &mut Criterion) {
+    let harness = Harness::new();
+    let interceptors = Interceptors::default();
+    let baseline = find(BASELINE).expect("a catalog stack");
+    let suites = [
+        ("ecosystem", ecosystem(), (|| with_ecosystem_headers(http_request())) as fn() -> _),
+        ("ecosystem_4k", vec![find("tower_http_compression").expect("an ecosystem stack")], large_hello_request),
+    ];
+    for (suite, stacks, request) in suites {
+        let mut group = c.benchmark_group(Depth::InProcess.group(suite));
+        for stack in std::iter::once(&baseline).chain(&stacks) {
+            harness.http_with(&mut group, stack.name(), stack_http_service(&harness, stack, &interceptors), request);
+        }
+        group.finish();
+    }
+}
+
 criterion_group! {
     name = benches;
     config = support::criterion(Duration::from_millis(500), Duration::from_millis(1500), 60);
-    targets = stacks, comparators
+    targets = stacks, comparators, ecosystem_layers
 }
 criterion_main!(benches);

@@ -82,13 +82,25 @@ where
     check_name(name);
     let stack = Stack::builder(name).http(HttpLayer::new(name, layer)).build();
     bench_beside_baseline(c, name, &stack, |harness, group, stack, interceptors| {
-        harness.http(group, stack.name(), in_process_http(harness, stack, interceptors));
+        harness.http(group, stack.name(), stack_http_service(harness, stack, interceptors));
     });
 }
 
-/// The HTTP service of `stack` as the in-process benches call it: built on the harness's
-/// runtime (a `tower_buffer` layer spawns its worker there), taking `Full<Bytes>` requests.
-pub(crate) fn in_process_http(
+/// The [`Stack::http_service`] of `stack` over the greeter as the in-process benches call it
+/// with [`Harness::http`]: built on the harness's runtime (a `tower_buffer` layer spawns its
+/// worker there), taking `Full<Bytes>` requests.
+///
+/// ```no_run
+/// use criterion::Criterion;
+/// use interceptor_bench::bench::{Harness, stack_http_service};
+/// use interceptor_bench::stack::{Interceptors, find};
+///
+/// let (mut c, harness) = (Criterion::default(), Harness::new());
+/// let stack = find("tower_http_trace").unwrap();
+/// let mut group = c.benchmark_group("ecosystem/in_process");
+/// harness.http(&mut group, stack.name(), stack_http_service(&harness, &stack, &Interceptors::default()));
+/// ```
+pub fn stack_http_service(
     harness: &Harness,
     stack: &Stack,
     interceptors: &Interceptors,

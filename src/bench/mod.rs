@@ -68,7 +68,7 @@ mod layer;
 #[cfg(feature = "criterion")]
 pub use harness::{Harness, bare_hyper, floor, http_request, rpc_request};
 #[cfg(feature = "criterion")]
-pub use layer::{bench_http_layer, bench_layer, bench_service};
+pub use layer::{bench_http_layer, bench_layer, bench_service, stack_http_service};
 
 use serde::Serialize;
 
