@@ -23,6 +23,8 @@
 //!   interceptor costs, from them (`ibench overhead`).
 #![warn(missing_docs)]
 
+pub mod allocations;
+pub mod attribution;
 pub mod baseline;
 pub mod bench;
 pub mod connect;
