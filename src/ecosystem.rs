@@ -384,6 +384,58 @@ pub fn large_hello_request() -> http::Request<Full<Bytes>> {
     with_ecosystem_headers(request)
 }
 
+/// A suite of the ecosystem benches: stacks measured beside the `baseline`, all as HTTP
+/// services answering the same request.
+///
+/// - `ecosystem`: every [`ecosystem`](crate::stack::ecosystem) stack, with
+///   [`with_ecosystem_headers`];
+/// - `ecosystem_4k`: `tower_http_compression` with a 4 KiB answer ([`large_hello_request`]).
+///
+/// ```
+/// let suites = interceptor_bench::ecosystem::suites();
+/// assert_eq!(suites[0].name, "ecosystem");
+/// assert_eq!(suites[1].stacks[0].name(), "tower_http_compression");
+/// ```
+pub struct Suite {
+    /// The suite (the criterion group is `<name>/in_process`, the paired file `<name>.json`).
+    pub name: &'static str,
+    /// The stacks beside the baseline.
+    pub stacks: Vec<crate::stack::Stack>,
+    large: bool,
+}
+
+/// The ecosystem benches' suites.
+pub fn suites() -> Vec<Suite> {
+    let compression = crate::stack::find("tower_http_compression").expect("an ecosystem stack");
+    vec![
+        Suite { name: "ecosystem", stacks: crate::stack::ecosystem(), large: false },
+        Suite { name: "ecosystem_4k", stacks: vec![compression], large: true },
+    ]
+}
+
+impl Suite {
+    /// `stack`'s [`Stack::http_service`](crate::stack::Stack::http_service) over the greeter,
+    /// taking the benches' standard request and turning it into this suite's (its headers, and
+    /// for `ecosystem_4k` the 4 KiB name) inside the call, the same for the baseline as for
+    /// every layer. A `tower_buffer` stack spawns its worker here: call it within a tokio
+    /// runtime.
+    pub fn service(
+        &self,
+        stack: &crate::stack::Stack,
+        interceptors: &crate::stack::Interceptors,
+    ) -> impl Service<http::Request<Full<Bytes>>, Response = http::Response<Full<Bytes>>, Error = Infallible> + Clone + use<>
+    {
+        let large = self.large.then(|| large_hello_request().into_body());
+        let service = stack.http_service(interceptors, crate::greeter::Greeter::new());
+        service.map_request(move |mut request: http::Request<Full<Bytes>>| {
+            if let Some(body) = &large {
+                *request.body_mut() = body.clone();
+            }
+            box_request(with_ecosystem_headers(request))
+        })
+    }
+}
+
 /// Runs a service's calls, and the futures they return, under its own `tracing` subscriber.
 #[derive(Clone)]
 struct UnderSubscriber<S> {

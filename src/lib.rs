@@ -19,6 +19,9 @@
 //! - [`stack`]: the named stacks and a builder for your own, including your own `tower::Layer`.
 //! - [`bench`](mod@bench): the names the criterion benches write under and, with the `criterion` feature,
 //!   the harness that benches any stack or your own layer in-process and over loopback.
+//! - [`paired`]: what a stack costs over its reference, the two measured interleaved in time
+//!   (the figures `ibench overhead` and `ibench compare` judge), and build against build
+//!   (`ibench ab`).
 //! - [`results`]: reads criterion's results (`target/criterion`); [`overhead`]: what each
 //!   interceptor costs, from them (`ibench overhead`).
 #![warn(missing_docs)]
@@ -35,6 +38,7 @@ pub mod instructions;
 pub mod interceptors;
 pub mod load;
 pub mod overhead;
+pub mod paired;
 pub mod report;
 pub mod results;
 pub mod rpc;

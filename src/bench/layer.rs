@@ -12,14 +12,16 @@ use tower::{BoxError, Layer, Service, ServiceExt};
 use super::{BASELINE, Depth, Harness};
 use crate::ecosystem::{BoxHttpService, HttpLayer, HttpRequest, box_request};
 use crate::greeter::Greeter;
+use crate::paired::PairedBench;
 use crate::rpc::{RpcError, RpcRequest, RpcResponse};
 use crate::server::BackgroundServer;
 use crate::stack::{BoxRpcService, Interceptors, Stack};
 
 /// Benches your `layer` over the greeter beside the `baseline` stack: in-process in the
 /// criterion group `<name>/in_process`, and over loopback HTTP in `<name>/loopback`, each
-/// server on its own thread. `ibench overhead` then prints what the layer adds, under the
-/// suite `name`.
+/// server on its own thread; then both paired (interleaved in time, see [`crate::paired`])
+/// into the suite's paired results. `ibench overhead` then prints what the layer adds, under
+/// the suite `name`.
 ///
 /// The layer wraps the crate's boxed RPC service, as every built-in interceptor does; build
 /// it as [`Stack::builder`]`(..).layer(..)` would. For a layer over `http::Request`s, see
@@ -44,16 +46,26 @@ where
 {
     check_name(name);
     let stack = Stack::builder(name).layer(name, layer).build();
-    bench_beside_baseline(c, name, &stack, |harness, group, stack, interceptors| {
-        harness.rpc(group, stack.name(), stack.service(interceptors, Greeter::new()));
-    });
+    bench_beside_baseline(
+        c,
+        name,
+        &stack,
+        |harness, group, stack, interceptors| {
+            harness.rpc(group, stack.name(), stack.service(interceptors, Greeter::new()));
+        },
+        |paired, [baseline, stack], interceptors| {
+            let service = |stack: &Stack| stack.service(interceptors, Greeter::new());
+            paired.rpc(BASELINE, service(baseline), stack.name(), service(stack));
+        },
+    );
 }
 
 /// Benches your HTTP-level `layer` (any `tower::Layer` over HTTP services: tower-http's,
 /// tower's, axum or tonic middleware) around the Connect codec over the greeter, beside the
 /// `baseline`: in-process as one HTTP request through both (body decoded, response encoded and
-/// drained) in `<name>/in_process`, and over loopback HTTP in `<name>/loopback`. `ibench
-/// overhead` then prints what the layer adds under the suite `name`.
+/// drained) in `<name>/in_process`, and over loopback HTTP in `<name>/loopback`; then both
+/// paired, like [`bench_layer`]. `ibench overhead` then prints what the layer adds under the
+/// suite `name`.
 ///
 /// The layer wraps a [`BoxHttpService`]; its response body is read to its end inside the
 /// measurement (see [`crate::ecosystem`]).
@@ -81,9 +93,21 @@ where
 {
     check_name(name);
     let stack = Stack::builder(name).http(HttpLayer::new(name, layer)).build();
-    bench_beside_baseline(c, name, &stack, |harness, group, stack, interceptors| {
-        harness.http(group, stack.name(), stack_http_service(harness, stack, interceptors));
-    });
+    bench_beside_baseline(
+        c,
+        name,
+        &stack,
+        |harness, group, stack, interceptors| {
+            harness.http(group, stack.name(), stack_http_service(harness, stack, interceptors));
+        },
+        |paired, [baseline, stack], interceptors| {
+            let _runtime = paired.runtime().enter();
+            let service = |stack: &Stack| {
+                stack.http_service(interceptors, Greeter::new()).map_request(box_request::<Full<Bytes>>)
+            };
+            paired.http(BASELINE, service(baseline), stack.name(), service(stack));
+        },
+    );
 }
 
 /// The [`Stack::http_service`] of `stack` over the greeter as the in-process benches call it
@@ -175,12 +199,14 @@ fn check_name(name: &str) {
 }
 
 /// Benches the `baseline` stack and `stack` in-process (with `in_process`) in the group
-/// `<suite>/in_process`, then over loopback in `<suite>/loopback`.
+/// `<suite>/in_process`, then over loopback in `<suite>/loopback`; then measures them paired
+/// (in-process with `pair`, and over loopback) into the suite's paired results.
 fn bench_beside_baseline(
     c: &mut Criterion,
     suite: &str,
     stack: &Stack,
     in_process: impl Fn(&Harness, &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, &Stack, &Interceptors),
+    pair: impl FnOnce(&mut PairedBench, [&Stack; 2], &Interceptors),
 ) {
     let stacks = [Stack::of(BASELINE, &[]), stack.clone()];
     let interceptors = Interceptors::default();
@@ -192,11 +218,20 @@ fn bench_beside_baseline(
     }
     group.finish();
 
+    let servers = stacks.each_ref().map(|stack| {
+        BackgroundServer::start(stack, &interceptors)
+            .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()))
+    });
     let mut group = c.benchmark_group(Depth::Loopback.group(suite));
-    for stack in &stacks {
-        let server = BackgroundServer::start(stack, &interceptors)
-            .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()));
+    for (stack, server) in stacks.iter().zip(&servers) {
         harness.loopback(&mut group, stack.name(), server.addr());
     }
     group.finish();
+
+    let mut paired = PairedBench::new(suite);
+    pair(&mut paired, stacks.each_ref(), &interceptors);
+    paired.loopback(BASELINE, servers[0].addr(), stack.name(), servers[1].addr());
+    if let Err(e) = paired.finish() {
+        panic!("cannot write the paired results of {suite:?}: {e}");
+    }
 }
