@@ -25,8 +25,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http_body::Body;
 use http_body_util::Full;
 use interceptor_bench::bench::{BASELINE, Depth, FLOOR, Harness, floor};
-use interceptor_bench::greeter::Greeter;
 use interceptor_bench::ecosystem::suites;
+use interceptor_bench::greeter::Greeter;
 use interceptor_bench::stack::{Interceptors, catalog, cumulative_chain, find};
 use tower::Service;
 

@@ -53,9 +53,9 @@ fn router(layers: &[&str]) -> Router {
     LAYERS.iter().rev().filter(|name| layers.contains(name)).fold(router, |router, &name| match name {
         "trace" => router.layer(TraceLayer::new_for_http()),
         "cors" => router.layer(CorsLayer::permissive()),
-        "request_id" => {
-            router.layer(PropagateRequestIdLayer::x_request_id()).layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        }
+        "request_id" => router
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid)),
         "compression" => router.layer(CompressionLayer::new()),
         other => unreachable!("no layer {other}"),
     })

@@ -117,5 +117,6 @@ pub struct StackAllocations {
 pub fn read_results(path: &Path) -> Result<Vec<StackAllocations>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}: {e}; run `cargo bench --bench allocations` first", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: malformed ({e}); re-run `cargo bench --bench allocations`", path.display()))
+    serde_json::from_str(&text)
+        .map_err(|e| format!("{}: malformed ({e}); re-run `cargo bench --bench allocations`", path.display()))
 }

@@ -126,7 +126,8 @@ impl Attribution {
             out += &format!("  {:width$}  {:>5.1}%  ({} samples)\n", layer.layer, layer.share * 100.0, layer.samples);
         }
         let outside: u64 = self.samples - self.layers.iter().map(|l| l.samples).sum::<u64>();
-        out += &format!("  {:width$}  {:>5.1}%  (harness, runtime)\n", "outside layers", percent(outside, self.samples));
+        out +=
+            &format!("  {:width$}  {:>5.1}%  (harness, runtime)\n", "outside layers", percent(outside, self.samples));
         out
     }
 

@@ -211,7 +211,10 @@ impl HttpLayer {
     }
 
     /// A layer given as the function that wraps the service inside it.
-    pub fn from_fn(name: impl Into<String>, wrap: impl Fn(BoxHttpService) -> BoxHttpService + Send + Sync + 'static) -> Self {
+    pub fn from_fn(
+        name: impl Into<String>,
+        wrap: impl Fn(BoxHttpService) -> BoxHttpService + Send + Sync + 'static,
+    ) -> Self {
         HttpLayer { name: name.into(), wrap: Arc::new(wrap) }
     }
 
@@ -266,7 +269,9 @@ pub fn describe(name: &str) -> Option<&'static str> {
         }
         "tower_http_compression" => "tower_http::compression::CompressionLayer (gzip); compresses bodies over 32 bytes",
         "tower_http_cors" => "tower_http::cors::CorsLayer::permissive()",
-        "tower_http_cors_origins" => "CorsLayer with an explicit origin list (https://app.example.com), POST, content-type",
+        "tower_http_cors_origins" => {
+            "CorsLayer with an explicit origin list (https://app.example.com), POST, content-type"
+        }
         "tower_http_request_id" => "SetRequestIdLayer::x_request_id(MakeRequestUuid) + PropagateRequestIdLayer",
         "tower_http_sensitive_headers" => "SetSensitiveRequestHeadersLayer [authorization, cookie]",
         "tower_http_catch_panic" => "tower_http::catch_panic::CatchPanicLayer::new()",
@@ -291,18 +296,21 @@ pub fn describe(name: &str) -> Option<&'static str> {
 /// ```
 pub fn layer(name: &str) -> Option<HttpLayer> {
     use tower_http::{
-        catch_panic::CatchPanicLayer, compression::CompressionLayer, cors::CorsLayer, limit::RequestBodyLimitLayer,
+        catch_panic::CatchPanicLayer,
+        compression::CompressionLayer,
+        cors::CorsLayer,
+        limit::RequestBodyLimitLayer,
         request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-        sensitive_headers::SetSensitiveRequestHeadersLayer, timeout::TimeoutLayer, trace::TraceLayer,
+        sensitive_headers::SetSensitiveRequestHeadersLayer,
+        timeout::TimeoutLayer,
+        trace::TraceLayer,
         validate_request::ValidateRequestHeaderLayer,
     };
     Some(match name {
         "tower_http_trace" => HttpLayer::new(name, TraceLayer::new_for_http()),
         "tower_http_trace_fmt" => {
-            let subscriber = tracing_subscriber::fmt()
-                .with_max_level(tracing::Level::DEBUG)
-                .with_writer(std::io::sink)
-                .finish();
+            let subscriber =
+                tracing_subscriber::fmt().with_max_level(tracing::Level::DEBUG).with_writer(std::io::sink).finish();
             let dispatch = Dispatch::new(subscriber);
             HttpLayer::from_fn(name, move |inner| {
                 let traced = box_http(TraceLayer::new_for_http().layer(inner));
@@ -324,7 +332,9 @@ pub fn layer(name: &str) -> Option<HttpLayer> {
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::x_request_id()),
         ),
-        "tower_http_sensitive_headers" => HttpLayer::new(name, SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE])),
+        "tower_http_sensitive_headers" => {
+            HttpLayer::new(name, SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE]))
+        }
         "tower_http_catch_panic" => HttpLayer::new(name, CatchPanicLayer::new()),
         "tower_http_timeout" => {
             HttpLayer::new(name, TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(10)))
@@ -384,16 +394,22 @@ pub fn large_hello_request() -> http::Request<Full<Bytes>> {
     with_ecosystem_headers(request)
 }
 
+/// The stack of the `ecosystem` suite whose one HTTP-level layer does nothing
+/// (`tower::layer::util::Identity`): what the boxing and body collection of one HTTP-level
+/// layer cost, the floor under every ecosystem layer's figure.
+pub const HTTP_LAYER_FLOOR: &str = "http_layer_floor";
+
 /// A suite of the ecosystem benches: stacks measured beside the `baseline`, all as HTTP
 /// services answering the same request.
 ///
-/// - `ecosystem`: every [`ecosystem`](crate::stack::ecosystem) stack, with
-///   [`with_ecosystem_headers`];
+/// - `ecosystem`: [`HTTP_LAYER_FLOOR`], then every [`ecosystem`](crate::stack::ecosystem)
+///   stack, with [`with_ecosystem_headers`];
 /// - `ecosystem_4k`: `tower_http_compression` with a 4 KiB answer ([`large_hello_request`]).
 ///
 /// ```
 /// let suites = interceptor_bench::ecosystem::suites();
 /// assert_eq!(suites[0].name, "ecosystem");
+/// assert_eq!(suites[0].stacks[0].name(), interceptor_bench::ecosystem::HTTP_LAYER_FLOOR);
 /// assert_eq!(suites[1].stacks[0].name(), "tower_http_compression");
 /// ```
 pub struct Suite {
@@ -407,8 +423,15 @@ pub struct Suite {
 /// The ecosystem benches' suites.
 pub fn suites() -> Vec<Suite> {
     let compression = crate::stack::find("tower_http_compression").expect("an ecosystem stack");
+    let floor = crate::stack::Stack::builder(HTTP_LAYER_FLOOR)
+        .http(HttpLayer::new(HTTP_LAYER_FLOOR, tower::layer::util::Identity::new()))
+        .build();
     vec![
-        Suite { name: "ecosystem", stacks: crate::stack::ecosystem(), large: false },
+        Suite {
+            name: "ecosystem",
+            stacks: std::iter::once(floor).chain(crate::stack::ecosystem()).collect(),
+            large: false,
+        },
         Suite { name: "ecosystem_4k", stacks: vec![compression], large: true },
     ]
 }

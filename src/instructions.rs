@@ -28,9 +28,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::baseline::Provenance;
+use crate::ecosystem::{BoxHttpService, HttpRequest, box_request, with_ecosystem_headers};
 use crate::greeter::{Greeter, SAY_HELLO};
 use crate::rpc::{RpcRequest, RpcResponse, RpcResult};
-use crate::ecosystem::{BoxHttpService, HttpRequest, box_request, with_ecosystem_headers};
 use crate::stack::{BoxRpcService, Interceptors, Stack, catalog, cumulative_chain};
 use bytes::Bytes;
 use http_body_util::Full;
@@ -190,7 +190,8 @@ pub fn prepare_one_http_call(name: &str) -> OneHttpCall {
         .and_then(|stack| crate::stack::find(stack).ok())
         .unwrap_or_else(|| panic!("unknown HTTP bench stack {name:?}; known: {}", known()));
     // tower_buffer spawns its worker on this runtime, which each call then runs.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a current-thread tokio runtime");
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a current-thread tokio runtime");
     let service = {
         let _context = runtime.enter();
         stack.http_service(&Interceptors::default(), Greeter::new())
@@ -490,7 +491,11 @@ impl Comparison {
 /// let table = allocations_table(&[allocations("baseline", 10), allocations("logger", 14)], &counts, false);
 /// assert!(table.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["logger", "9000", "14", "+4", "0"]));
 /// ```
-pub fn allocations_table(allocations: &[crate::allocations::StackAllocations], counts: &[StackCount], markdown: bool) -> String {
+pub fn allocations_table(
+    allocations: &[crate::allocations::StackAllocations],
+    counts: &[StackCount],
+    markdown: bool,
+) -> String {
     let reference = |name: &str| if name.starts_with("ecosystem/") { "ecosystem/baseline" } else { "baseline" };
     let find = |name: &str| allocations.iter().find(|a| a.name == name).map(|a| a.per_call.allocations);
     let mut out = String::from("\nallocations per call (cargo bench --bench allocations):\n");
@@ -498,7 +503,8 @@ pub fn allocations_table(allocations: &[crate::allocations::StackAllocations], c
     let rows: Vec<[String; 5]> = allocations
         .iter()
         .map(|a| {
-            let instructions = counts.iter().find(|c| c.name == a.name).map_or("-".to_owned(), |c| c.instructions.to_string());
+            let instructions =
+                counts.iter().find(|c| c.name == a.name).map_or("-".to_owned(), |c| c.instructions.to_string());
             let overhead = match find(reference(&a.name)) {
                 Some(r) if reference(&a.name) != a.name => format!("{:+}", a.per_call.allocations as i64 - r as i64),
                 _ => "-".to_owned(),

@@ -53,7 +53,8 @@ use metrics::{Metrics, RecordMetrics};
 
 /// The HTTP service of one `ibench serve` listener: the endpoints, the metrics recorder, the
 /// stack's HTTP-level layers, the Connect codec and its RPC-level interceptors over the greeter.
-pub type StackService = WithEndpoints<RecordMetrics<MapRequest<BoxHttpService, fn(http::Request<Incoming>) -> HttpRequest>>>;
+pub type StackService =
+    WithEndpoints<RecordMetrics<MapRequest<BoxHttpService, fn(http::Request<Incoming>) -> HttpRequest>>>;
 
 /// Serves `service` on every connection accepted from `listener` until `shutdown` resolves,
 /// then stops accepting and waits for open connections to finish their in-flight requests,

@@ -482,10 +482,7 @@ pub fn parse_chain(name: &str, chain: &str) -> Result<Stack, String> {
     if chain.trim().is_empty() {
         return Err(format!("stack {name:?} lists no interceptors or layers"));
     }
-    chain
-        .split(',')
-        .try_fold(Stack::builder(name), |builder, item| builder.named(item.trim()))
-        .map(StackBuilder::build)
+    chain.split(',').try_fold(Stack::builder(name), |builder, item| builder.named(item.trim())).map(StackBuilder::build)
 }
 
 /// The seed's listener stacks: `baseline`, `validation`, `logger`, `tracing` and `full`,

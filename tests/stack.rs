@@ -146,3 +146,19 @@ async fn the_ecosystem_layers_do_their_work() {
     let (parts, _) = answer(&find("tower_http_body_limit"), too_large).await;
     assert_eq!(parts.status, 413);
 }
+
+#[test]
+fn ibench_stacks_lists_both_levels() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ibench")).args(["stacks", "--json"]).output().unwrap();
+    assert!(output.status.success());
+    let listing: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let stack = |name: &str| listing.as_array().unwrap().iter().find(|s| s["name"] == name).cloned().unwrap();
+    assert_eq!(stack("tower_http_trace")["http_layers"], serde_json::json!(["tower_http_trace"]));
+    assert_eq!(stack("tower_http_trace")["interceptors"], serde_json::json!([]));
+    assert_eq!(stack("full")["interceptors"].as_array().unwrap().len(), 9);
+    assert_eq!(stack("full")["http_layers"], serde_json::json!([]));
+
+    let table = std::process::Command::new(env!("CARGO_BIN_EXE_ibench")).arg("stacks").output().unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.lines().any(|l| l.starts_with("tower_buffer ") && l.trim_end().ends_with("tower_buffer")), "{table}");
+}

@@ -128,8 +128,8 @@ pub fn stack_http_service(
     harness: &Harness,
     stack: &Stack,
     interceptors: &Interceptors,
-) -> impl Service<http::Request<Full<Bytes>>, Response = http::Response<Full<Bytes>>, Error = std::convert::Infallible>
-+ use<> {
+) -> impl Service<http::Request<Full<Bytes>>, Response = http::Response<Full<Bytes>>, Error = std::convert::Infallible> + use<>
+{
     let _runtime = harness.runtime().enter();
     stack.http_service(interceptors, Greeter::new()).map_request(box_request::<Full<Bytes>>)
 }
@@ -205,7 +205,12 @@ fn bench_beside_baseline(
     c: &mut Criterion,
     suite: &str,
     stack: &Stack,
-    in_process: impl Fn(&Harness, &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, &Stack, &Interceptors),
+    in_process: impl Fn(
+        &Harness,
+        &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+        &Stack,
+        &Interceptors,
+    ),
     pair: impl FnOnce(&mut PairedBench, [&Stack; 2], &Interceptors),
 ) {
     let stacks = [Stack::of(BASELINE, &[]), stack.clone()];

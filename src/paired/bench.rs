@@ -18,10 +18,10 @@ use crate::bench::{
     BARE_HYPER, BASELINE, Depth, FLOOR, RoundTrips, ServiceCalls, TimedCalls, bare_hyper, current_thread_runtime, floor,
 };
 use crate::greeter::Greeter;
-use crate::server::BackgroundServer;
-use crate::stack::{Interceptors, Stack, catalog, cumulative_chain, seed_stacks};
 use crate::overhead::format_ns;
 use crate::rpc::{RpcRequest, RpcResponse};
+use crate::server::BackgroundServer;
+use crate::stack::{Interceptors, Stack, catalog, cumulative_chain, seed_stacks};
 
 /// The confidence level of every paired interval.
 pub const CONFIDENCE: f64 = 0.95;

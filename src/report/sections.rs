@@ -460,11 +460,8 @@ pub(crate) fn benches(benches: &Benches) -> Result<String, ReportError> {
         .iter()
         .filter_map(|p| p.attribution.as_ref().map(|attribution| (p, attribution)))
         .map(|(p, attribution)| {
-            let shares: Vec<String> = attribution
-                .layers
-                .iter()
-                .map(|l| format!("{} {}", l.layer, percent(l.share)))
-                .collect();
+            let shares: Vec<String> =
+                attribution.layers.iter().map(|l| format!("{} {}", l.layer, percent(l.share))).collect();
             vec![
                 p.id.as_str().into(),
                 attribution.samples.to_string().into(),

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use interceptor_bench::baseline::compare::Threshold;
 use interceptor_bench::allocations;
+use interceptor_bench::baseline::compare::Threshold;
 use interceptor_bench::instructions::{
     Baseline, DEFAULT_RESULTS_DIR, allocations_table, baseline_path, compare, read_results,
 };
