@@ -131,6 +131,9 @@ pub struct ServiceCalls<S, M, F, P> {
     succeeded: P,
 }
 
+/// An HTTP call's answer once its body is drained: the status and the body (or its error).
+pub type Drained<B> = (http::StatusCode, Result<Bytes, <B as Body>::Error>);
+
 impl<S> ServiceCalls<S, (), (), ()> {
     /// Calls of an RPC-level `service` with [`rpc_request`].
     pub fn rpc(
@@ -151,13 +154,15 @@ impl<S> ServiceCalls<S, (), (), ()> {
     /// Calls of an HTTP-level `service` with [`http_request`], each response body drained
     /// inside the timing (layers such as tower-http's trace do part of their work as the body
     /// is read). A call succeeds when it answers 2xx and its body reads to the end.
+    // The closures' types cannot be named; the return type says what they take and give.
+    #[allow(clippy::type_complexity)]
     pub fn http<B>(
         service: S,
     ) -> ServiceCalls<
         S,
         impl Fn() -> http::Request<Full<Bytes>>,
-        impl AsyncFn(http::Response<B>) -> (http::StatusCode, Result<Bytes, B::Error>),
-        impl Fn(&(http::StatusCode, Result<Bytes, B::Error>)) -> bool,
+        impl AsyncFn(http::Response<B>) -> Drained<B>,
+        impl Fn(&Drained<B>) -> bool,
     >
     where
         S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
@@ -167,15 +172,11 @@ impl<S> ServiceCalls<S, (), (), ()> {
     }
 
     /// [`ServiceCalls::http`] with the requests `make_request` builds.
+    #[allow(clippy::type_complexity)]
     pub fn http_with<B, M>(
         service: S,
         make_request: M,
-    ) -> ServiceCalls<
-        S,
-        M,
-        impl AsyncFn(http::Response<B>) -> (http::StatusCode, Result<Bytes, B::Error>),
-        impl Fn(&(http::StatusCode, Result<Bytes, B::Error>)) -> bool,
-    >
+    ) -> ServiceCalls<S, M, impl AsyncFn(http::Response<B>) -> Drained<B>, impl Fn(&Drained<B>) -> bool>
     where
         S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
         B: Body,
@@ -188,9 +189,7 @@ impl<S> ServiceCalls<S, (), (), ()> {
                 let status = response.status();
                 (status, response.into_body().collect().await.map(|body| body.to_bytes()))
             },
-            succeeded: |(status, body): &(http::StatusCode, Result<Bytes, B::Error>)| {
-                status.is_success() && body.is_ok()
-            },
+            succeeded: |(status, body): &Drained<B>| status.is_success() && body.is_ok(),
         }
     }
 }
