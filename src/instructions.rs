@@ -28,10 +28,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::baseline::Provenance;
+use crate::ecosystem::{BoxHttpService, HttpRequest, box_request, with_ecosystem_headers};
 use crate::greeter::{Greeter, SAY_HELLO};
 use crate::rpc::{RpcRequest, RpcResponse, RpcResult};
 use crate::stack::{BoxRpcService, Interceptors, Stack, catalog, cumulative_chain};
-use tower::Service;
+use bytes::Bytes;
+use http_body_util::Full;
+use tower::{Service, ServiceExt};
 
 /// Where the bench leaves its gungraun results, relative to the crate root.
 pub const DEFAULT_RESULTS_DIR: &str = "target/gungraun/interceptor-bench/instructions/stacks";
@@ -146,6 +149,84 @@ impl OneCall {
         match Pin::new(&mut future).poll(&mut cx) {
             Poll::Ready(result) => result,
             Poll::Pending => panic!("the call did not finish without waiting"),
+        }
+    }
+}
+
+/// The HTTP-level stacks whose calls `benches/allocations.rs` counts: `ecosystem/baseline` (the
+/// baseline stack as an HTTP service: codec and greeter), then `ecosystem/<layer>` for every
+/// [`ecosystem`](crate::stack::ecosystem) stack.
+///
+/// ```
+/// let names = interceptor_bench::instructions::http_bench_stacks();
+/// assert_eq!(names[..2], ["ecosystem/baseline", "ecosystem/tower_http_trace"]);
+/// ```
+pub fn http_bench_stacks() -> Vec<String> {
+    std::iter::once("baseline").chain(crate::ecosystem::NAMES).map(|name| format!("ecosystem/{name}")).collect()
+}
+
+/// One prepared HTTP call: a built, warmed HTTP service and the request it will answer.
+pub struct OneHttpCall {
+    service: BoxHttpService,
+    request: Option<HttpRequest>,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// Builds the HTTP-level stack `name` (an [`http_bench_stacks`] entry) as its
+/// [`Stack::http_service`] over the greeter, warms it with [`WARM_UP_CALLS`] calls and
+/// prepares one request with the ecosystem's headers. None of this is measured.
+///
+/// # Panics
+/// On an unknown stack name, or a stack whose warm-up calls fail.
+///
+/// ```
+/// let mut call = interceptor_bench::instructions::prepare_one_http_call("ecosystem/tower_http_cors");
+/// assert_eq!(call.run().status(), 200);
+/// ```
+pub fn prepare_one_http_call(name: &str) -> OneHttpCall {
+    let known = || http_bench_stacks().join(", ");
+    let stack = name
+        .strip_prefix("ecosystem/")
+        .and_then(|stack| crate::stack::find(stack).ok())
+        .unwrap_or_else(|| panic!("unknown HTTP bench stack {name:?}; known: {}", known()));
+    // tower_buffer spawns its worker on this runtime, which each call then runs.
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a current-thread tokio runtime");
+    let service = {
+        let _context = runtime.enter();
+        stack.http_service(&Interceptors::default(), Greeter::new())
+    };
+    let mut call = OneHttpCall { service, request: None, runtime };
+    for _ in 0..WARM_UP_CALLS {
+        call.request = Some(http_request());
+        let status = call.run().status();
+        assert!(status.is_success(), "warm-up call through {name:?} answered {status}");
+    }
+    call.request = Some(http_request());
+    call
+}
+
+fn http_request() -> HttpRequest {
+    let request = http::Request::post(format!("/{SAY_HELLO}"))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from_static(br#"{"name":"Ada"}"#)))
+        .expect("a valid request");
+    box_request(with_ecosystem_headers(request))
+}
+
+impl OneHttpCall {
+    /// The measured region: readiness, the call and its answer, run on the setup's runtime
+    /// (which also runs a buffer's worker).
+    ///
+    /// # Panics
+    /// When called twice without a new request.
+    pub fn run(&mut self) -> http::Response<Full<Bytes>> {
+        let request = self.request.take().expect("one request per prepared call");
+        let service = &mut self.service;
+        let answer = self.runtime.block_on(async move { service.ready().await?.call(request).await });
+        match answer {
+            Ok(response) => response,
+            Err(never) => match never {},
         }
     }
 }
@@ -394,6 +475,55 @@ impl Comparison {
         }
         out
     }
+}
+
+/// Allocations per call beside instructions: one line per stack counted by
+/// `benches/allocations.rs` (see [`crate::allocations`]), with its instructions where the
+/// instruction bench measured it, and both as overheads over the stack's reference (`baseline`;
+/// `ecosystem/baseline` for HTTP-level stacks). A GitHub table when `markdown`.
+///
+/// ```
+/// use interceptor_bench::allocations::{Allocations, StackAllocations};
+/// use interceptor_bench::instructions::{StackCount, allocations_table};
+///
+/// let allocations = |name: &str, allocations| StackAllocations { name: name.into(), per_call: Allocations { allocations, bytes: 0 } };
+/// let counts = [StackCount { name: "logger".into(), instructions: 9000, estimated_cycles: None }];
+/// let table = allocations_table(&[allocations("baseline", 10), allocations("logger", 14)], &counts, false);
+/// assert!(table.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["logger", "9000", "14", "+4", "0"]));
+/// ```
+pub fn allocations_table(
+    allocations: &[crate::allocations::StackAllocations],
+    counts: &[StackCount],
+    markdown: bool,
+) -> String {
+    let reference = |name: &str| if name.starts_with("ecosystem/") { "ecosystem/baseline" } else { "baseline" };
+    let find = |name: &str| allocations.iter().find(|a| a.name == name).map(|a| a.per_call.allocations);
+    let mut out = String::from("\nallocations per call (cargo bench --bench allocations):\n");
+    let header = ["stack", "Ir", "allocations", "overhead", "bytes"];
+    let rows: Vec<[String; 5]> = allocations
+        .iter()
+        .map(|a| {
+            let instructions =
+                counts.iter().find(|c| c.name == a.name).map_or("-".to_owned(), |c| c.instructions.to_string());
+            let overhead = match find(reference(&a.name)) {
+                Some(r) if reference(&a.name) != a.name => format!("{:+}", a.per_call.allocations as i64 - r as i64),
+                _ => "-".to_owned(),
+            };
+            [a.name.clone(), instructions, a.per_call.allocations.to_string(), overhead, a.per_call.bytes.to_string()]
+        })
+        .collect();
+    if markdown {
+        out += &format!("| {} |\n|---|---:|---:|---:|---:|\n", header.join(" | "));
+        for row in &rows {
+            out += &format!("| {} |\n", row.join(" | "));
+        }
+    } else {
+        let width = rows.iter().map(|r| r[0].len()).chain([5]).max().unwrap_or(5);
+        for row in std::iter::once(header.map(str::to_owned)).chain(rows) {
+            out += &format!("{:width$}  {:>9}  {:>11}  {:>8}  {:>7}\n", row[0], row[1], row[2], row[3], row[4]);
+        }
+    }
+    out
 }
 
 /// Compares `current` counts with `baseline`: a stack regresses when its instructions grew by

@@ -19,19 +19,26 @@
 //! - [`stack`]: the named stacks and a builder for your own, including your own `tower::Layer`.
 //! - [`bench`](mod@bench): the names the criterion benches write under and, with the `criterion` feature,
 //!   the harness that benches any stack or your own layer in-process and over loopback.
+//! - [`paired`]: what a stack costs over its reference, the two measured interleaved in time
+//!   (the figures `ibench overhead` and `ibench compare` judge), and build against build
+//!   (`ibench ab`).
 //! - [`results`]: reads criterion's results (`target/criterion`); [`overhead`]: what each
 //!   interceptor costs, from them (`ibench overhead`).
 #![warn(missing_docs)]
 
+pub mod allocations;
+pub mod attribution;
 pub mod baseline;
 pub mod bench;
 pub mod connect;
+pub mod ecosystem;
 pub mod fault;
 pub mod greeter;
 pub mod instructions;
 pub mod interceptors;
 pub mod load;
 pub mod overhead;
+pub mod paired;
 pub mod report;
 pub mod results;
 pub mod rpc;

@@ -36,9 +36,11 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{Semaphore, oneshot};
-use tower::{Layer, Service};
+use tower::util::MapRequest;
+use tower::{Layer, Service, ServiceExt};
 
 use crate::connect::{ConnectService, DEFAULT_MAX_BODY_BYTES};
+use crate::ecosystem::{BoxHttpService, HttpRequest, box_request};
 use crate::fault::FaultLayer;
 use crate::greeter::{self, Greeter};
 use crate::stack::{BoxRpcService, Interceptors, Stack};
@@ -50,8 +52,9 @@ use endpoints::WithEndpoints;
 use metrics::{Metrics, RecordMetrics};
 
 /// The HTTP service of one `ibench serve` listener: the endpoints, the metrics recorder, the
-/// Connect codec and the stack over the greeter.
-pub type StackService = WithEndpoints<RecordMetrics<ConnectService<BoxRpcService>>>;
+/// stack's HTTP-level layers, the Connect codec and its RPC-level interceptors over the greeter.
+pub type StackService =
+    WithEndpoints<RecordMetrics<MapRequest<BoxHttpService, fn(http::Request<Incoming>) -> HttpRequest>>>;
 
 /// Serves `service` on every connection accepted from `listener` until `shutdown` resolves,
 /// then stops accepting and waits for open connections to finish their in-flight requests,
@@ -293,7 +296,9 @@ impl Server {
 
     fn http_service(&self, stack: &Stack, rpc: BoxRpcService) -> StackService {
         let codec = ConnectService::greeter(rpc).max_body_bytes(self.config.max_body_bytes);
-        let recorded = self.metrics.layer(stack.name(), greeter::METHODS).layer(codec);
+        let entry: fn(http::Request<Incoming>) -> HttpRequest = box_request;
+        let layered = stack.wrap_http(codec).map_request(entry);
+        let recorded = self.metrics.layer(stack.name(), greeter::METHODS).layer(layered);
         WithEndpoints::new(stack.name(), self.metrics.clone(), recorded)
     }
 
@@ -442,14 +447,30 @@ pub struct BackgroundServer {
 }
 
 impl BackgroundServer {
-    /// Starts `stack` built with `interceptors` behind the Connect codec.
+    /// Starts `stack` built with `interceptors`: its [`Stack::http_service`], built on the
+    /// server's runtime (where a `tower_buffer` layer spawns its worker).
     pub fn start(stack: &Stack, interceptors: &Interceptors) -> io::Result<Self> {
-        let service = ConnectService::greeter(stack.service(interceptors, Greeter::new()));
-        Self::start_service(service)
+        let (stack, interceptors) = (stack.clone(), interceptors.clone());
+        Self::spawn(move || {
+            let entry: fn(http::Request<Incoming>) -> HttpRequest = box_request;
+            stack.http_service(&interceptors, Greeter::new()).map_request(entry)
+        })
     }
 
     /// Starts any HTTP service (the bare-hyper anchor, for one).
     pub fn start_service<S>(service: S) -> io::Result<Self>
+    where
+        S: Service<http::Request<Incoming>, Response = http::Response<Full<Bytes>>, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        Self::spawn(move || service)
+    }
+
+    /// Starts the service `make` builds on the server's thread, within its runtime.
+    fn spawn<S>(make: impl FnOnce() -> S + Send + 'static) -> io::Result<Self>
     where
         S: Service<http::Request<Incoming>, Response = http::Response<Full<Bytes>>, Error = Infallible>
             + Clone
@@ -465,7 +486,7 @@ impl BackgroundServer {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async move {
                 let listener = TcpListener::from_std(std_listener)?;
-                serve(listener, service, async {
+                serve(listener, make(), async {
                     let _ = stop.await;
                 })
                 .await

@@ -11,6 +11,12 @@
 //! calls never count as failures; validation inside the resilience layers so that business
 //! errors reach the breaker, which ignores them.
 //!
+//! A stack has two levels. RPC-level interceptors (the built-in ones, your `Layer<BoxRpcService>`)
+//! run inside the Connect codec; HTTP-level layers ([`crate::ecosystem`]: tower-http's, tower's,
+//! your `Layer` over `http::Request`) run around it. The builder places each at its level, in
+//! the order given within that level: a stack's HTTP service ([`Stack::http_service`]) is its
+//! HTTP-level layers, outermost first, around the codec, around its RPC-level interceptors.
+//!
 //! ```
 //! use interceptor_bench::greeter::{Greeter, SAY_HELLO};
 //! use interceptor_bench::rpc::RpcRequest;
@@ -32,14 +38,19 @@
 //! # });
 //! ```
 
+use std::convert::Infallible;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use http_body_util::Full;
 use serde::Serialize;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service};
 
+use crate::connect::ConnectService;
+use crate::ecosystem::{self, BoxHttpService, HttpLayer};
 use crate::interceptors::method_filter::{InvalidPattern, MethodFilterLayer, ProcedurePattern};
 use crate::interceptors::{
     bulkhead::BulkheadLayer, circuit_breaker::CircuitBreakerLayer, error_handler::ErrorHandlerLayer,
@@ -215,23 +226,28 @@ impl Part {
     }
 }
 
-/// A named interceptor stack, outermost interceptor first.
+/// A named stack: HTTP-level layers and RPC-level interceptors, each level outermost first.
 #[derive(Clone)]
 pub struct Stack {
     name: String,
+    http: Vec<HttpLayer>,
     parts: Vec<Part>,
 }
 
 impl fmt::Debug for Stack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Stack").field("name", &self.name).field("interceptors", &self.interceptor_names()).finish()
+        f.debug_struct("Stack")
+            .field("name", &self.name)
+            .field("http_layers", &self.http_layer_names())
+            .field("interceptors", &self.interceptor_names())
+            .finish()
     }
 }
 
 impl Stack {
     /// Starts a custom stack called `name`.
     pub fn builder(name: impl Into<String>) -> StackBuilder {
-        StackBuilder { stack: Stack { name: name.into(), parts: Vec::new() } }
+        StackBuilder { stack: Stack { name: name.into(), http: Vec::new(), parts: Vec::new() } }
     }
 
     /// A stack of built-in interceptors, outermost first.
@@ -244,19 +260,44 @@ impl Stack {
         &self.name
     }
 
-    /// The interceptors' names, outermost first.
+    /// The RPC-level interceptors' names, outermost first.
     pub fn interceptor_names(&self) -> Vec<&str> {
         self.parts.iter().map(Part::name).collect()
     }
 
-    /// How many interceptors the stack has.
-    pub fn len(&self) -> usize {
-        self.parts.len()
+    /// The HTTP-level layers' names, outermost first.
+    pub fn http_layer_names(&self) -> Vec<&str> {
+        self.http.iter().map(HttpLayer::name).collect()
     }
 
-    /// True for a stack with no interceptors (the baseline).
+    /// The whole chain as a request meets it: the HTTP-level layers, the codec, the RPC-level
+    /// interceptors; `(no interceptors)` for the baseline.
+    ///
+    /// ```
+    /// use interceptor_bench::stack::parse_chain;
+    /// let stack = parse_chain("mine", "timeout,tower_http_trace").unwrap();
+    /// assert_eq!(stack.describe(), "tower_http_trace → [connect codec] → timeout");
+    /// ```
+    pub fn describe(&self) -> String {
+        if self.is_empty() {
+            return "(no interceptors)".to_owned();
+        }
+        let mut chain = self.http_layer_names();
+        if !self.http.is_empty() && !self.parts.is_empty() {
+            chain.push("[connect codec]");
+        }
+        chain.extend(self.interceptor_names());
+        chain.join(" → ")
+    }
+
+    /// How many interceptors and layers the stack has, at both levels.
+    pub fn len(&self) -> usize {
+        self.http.len() + self.parts.len()
+    }
+
+    /// True for a stack with no interceptors or layers (the baseline).
     pub fn is_empty(&self) -> bool {
-        self.parts.is_empty()
+        self.len() == 0
     }
 
     /// Builds the stack around `handler` with the given interceptor configuration.
@@ -277,6 +318,48 @@ impl Stack {
             }
             Part::Custom { wrap, .. } => wrap(inner),
         })
+    }
+
+    /// Wraps `codec` (an HTTP service, usually a [`ConnectService`] over [`Stack::service`]) in
+    /// the stack's HTTP-level layers. A stack with `tower_buffer` spawns its worker here: call
+    /// it within a tokio runtime.
+    pub fn wrap_http<C>(&self, codec: C) -> BoxHttpService
+    where
+        C: Service<ecosystem::HttpRequest, Response = http::Response<Full<Bytes>>, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        C::Future: Send + 'static,
+    {
+        self.http.iter().rev().fold(BoxHttpService::new(codec), |inner, layer| layer.wrap(inner))
+    }
+
+    /// The stack's HTTP service over `handler`: its HTTP-level layers around the Connect codec
+    /// around its RPC-level interceptors. What `ibench serve` and the loopback benches serve.
+    ///
+    /// ```
+    /// use http_body_util::{BodyExt, Full};
+    /// use interceptor_bench::ecosystem::box_request;
+    /// use interceptor_bench::greeter::Greeter;
+    /// use interceptor_bench::stack::{Interceptors, parse_chain};
+    /// use tower::ServiceExt;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let stack = parse_chain("mine", "error_handler,tower_http_request_id,logger").unwrap();
+    /// let service = stack.http_service(&Interceptors::default(), Greeter::new());
+    /// let request = box_request(interceptor_bench::bench::http_request());
+    /// let response = service.oneshot(request).await.unwrap();
+    /// assert!(response.headers().contains_key("x-request-id"));
+    /// let body = response.into_body().collect().await.unwrap().to_bytes();
+    /// assert_eq!(body, r#"{"message":"Hello, Ada!"}"#);
+    /// # });
+    /// ```
+    pub fn http_service<H>(&self, interceptors: &Interceptors, handler: H) -> BoxHttpService
+    where
+        H: Service<RpcRequest, Response = RpcResponse, Error = RpcError> + Clone + Send + Sync + 'static,
+        H::Future: Send + 'static,
+    {
+        self.wrap_http(ConnectService::greeter(self.service(interceptors, handler)))
     }
 }
 
@@ -324,10 +407,82 @@ impl StackBuilder {
         self
     }
 
+    /// Adds an HTTP-level layer (an [`ecosystem::layer`], or yours as [`HttpLayer::new`]) inside
+    /// the HTTP-level layers added so far, outside the codec and every RPC-level interceptor,
+    /// whatever was added before it.
+    pub fn http(mut self, layer: HttpLayer) -> Self {
+        self.stack.http.push(layer);
+        self
+    }
+
+    /// Adds the catalog interceptor or ecosystem layer called `name` at its level, or limits a
+    /// built-in interceptor to some procedures with `interceptor@pattern` (see
+    /// [`StackBuilder::interceptor_for`]).
+    ///
+    /// # Errors
+    /// An unknown name, or a pattern on an HTTP-level layer (it runs before the codec knows the
+    /// procedure); the message lists what exists.
+    pub fn named(self, name: &str) -> Result<Self, String> {
+        let (base, pattern) = match name.split_once('@') {
+            Some((base, pattern)) => (base, Some(pattern)),
+            None => (name, None),
+        };
+        if let Some(layer) = ecosystem::layer(base) {
+            return match pattern {
+                None => Ok(self.http(layer)),
+                Some(pattern) => Err(format!(
+                    "{name:?}: {base} is an HTTP-level layer; it runs before the codec knows the procedure, so it cannot be limited to {pattern:?} (only RPC-level interceptors can)"
+                )),
+            };
+        }
+        let interceptor = base.parse::<Interceptor>().map_err(|_| unknown_layer(name))?;
+        match pattern {
+            None => Ok(self.interceptor(interceptor)),
+            Some(pattern) => self.interceptor_for(pattern, interceptor).map_err(|e| format!("{name:?}: {e}")),
+        }
+    }
+
     /// The finished stack.
     pub fn build(self) -> Stack {
         self.stack
     }
+}
+
+fn unknown_layer(name: &str) -> String {
+    let rpc: Vec<&str> = Interceptor::ALL.iter().map(|i| i.name()).collect();
+    format!(
+        "unknown interceptor or layer {name:?}; RPC-level interceptors: {}; HTTP-level layers: {}",
+        rpc.join(", "),
+        ecosystem::NAMES.join(", ")
+    )
+}
+
+/// A stack called `name` from a comma-separated chain of catalog interceptors and ecosystem
+/// layers, each placed at its level (what `ibench serve --stack 'NAME=CHAIN@PORT'` serves).
+///
+/// ```
+/// use interceptor_bench::stack::parse_chain;
+///
+/// let mine = parse_chain("mine", "error_handler,timeout,tower_http_trace,logger").unwrap();
+/// assert_eq!(mine.http_layer_names(), ["tower_http_trace"]);
+/// assert_eq!(mine.interceptor_names(), ["error_handler", "timeout", "logger"]);
+/// assert!(parse_chain("mine", "logger,nope").unwrap_err().contains("tower_http_trace"));
+/// ```
+///
+/// # Errors
+/// An empty name or chain, a name that is already a catalog stack, an unknown or misplaced
+/// layer; the message lists what exists.
+pub fn parse_chain(name: &str, chain: &str) -> Result<Stack, String> {
+    if name.is_empty() {
+        return Err("the stack needs a name: NAME=CHAIN@PORT".to_owned());
+    }
+    if find(name).is_ok() {
+        return Err(format!("{name:?} is already a catalog stack; give your chain another name"));
+    }
+    if chain.trim().is_empty() {
+        return Err(format!("stack {name:?} lists no interceptors or layers"));
+    }
+    chain.split(',').try_fold(Stack::builder(name), |builder, item| builder.named(item.trim())).map(StackBuilder::build)
 }
 
 /// The seed's listener stacks: `baseline`, `validation`, `logger`, `tracing` and `full`,
@@ -356,15 +511,28 @@ pub fn catalog() -> Vec<Stack> {
     stacks
 }
 
-/// The stack called `name` in the [`catalog`], or an error listing the known names.
+/// The ecosystem catalog: each [`ecosystem::NAMES`] layer alone over the baseline, under its
+/// own name. Bench them with [`Stack::http_service`] beside the `baseline`'s.
+pub fn ecosystem() -> Vec<Stack> {
+    ecosystem::NAMES
+        .iter()
+        .filter_map(|name| ecosystem::layer(name))
+        .map(|layer| Stack::builder(layer.name().to_owned()).http(layer).build())
+        .collect()
+}
+
+/// The stack called `name` in the [`catalog`] or the [`ecosystem`] catalog, or an error
+/// listing the known names.
 ///
 /// ```
 /// use interceptor_bench::stack::find;
 /// assert_eq!(find("full").unwrap().len(), 9);
+/// assert_eq!(find("tower_http_trace").unwrap().http_layer_names(), ["tower_http_trace"]);
 /// assert!(find("nope").unwrap_err().contains("baseline"));
 /// ```
 pub fn find(name: &str) -> Result<Stack, String> {
-    let stacks = catalog();
+    let mut stacks = catalog();
+    stacks.extend(ecosystem());
     let known: Vec<String> = stacks.iter().map(|s| s.name().to_owned()).collect();
     stacks
         .into_iter()

@@ -189,3 +189,39 @@ fn an_otlp_endpoint_without_the_otlp_feature_is_a_clear_error() {
     assert!(!serve.wait().success());
     assert!(error.contains("--features otlp"), "{error}");
 }
+
+#[test]
+fn a_custom_chain_of_interceptors_and_ecosystem_layers_serves_and_answers() {
+    let spec = "mine=error_handler,timeout,tower_http_request_id,logger@0";
+    let mut serve = Serve::start(&["--stack", spec, "--stack", "tower_http_validate_bearer=0", "--discard-logs"]);
+    let listeners = serve.ready(2).unwrap_or_else(|e| panic!("ibench serve failed: {e}"));
+    let http = Http::new();
+    let mine = addr_of(&listeners, "mine");
+    let request = say_hello_request(mine, r#"{"name":"Ada"}"#);
+    let answer = http.runtime.block_on(async {
+        let response = http.http1.request(request).await.expect("answered");
+        assert!(response.headers().contains_key("x-request-id"), "the HTTP-level layer ran");
+        response.status()
+    });
+    assert_eq!(answer, 200);
+    let metrics = http.get(mine, "/metrics");
+    assert!(metrics.body.contains(r#"ibench_rpc_requests_total{stack="mine""#), "{}", metrics.body);
+    let unauthorized = http.say_hello(addr_of(&listeners, "tower_http_validate_bearer"), r#"{"name":"Ada"}"#);
+    assert_eq!(unauthorized.status, 401);
+}
+
+#[test]
+fn bad_stack_specs_exit_2_listing_the_known_names() {
+    for (spec, expected) in [
+        ("mine=logger,nope@0", "RPC-level interceptors: error_handler, timeout, bulkhead"),
+        ("mine=logger,nope@0", "HTTP-level layers: tower_http_trace, tower_http_trace_fmt, tower_http_compression"),
+        ("mine=tower_http_trace@greeter.v1.GreeterService/*@0", "is an HTTP-level layer"),
+        ("mine=logger@x", "bad port \"x\""),
+        ("nope=0", "tower_http_trace"),
+    ] {
+        let mut serve = Serve::start(&["--stack", spec]);
+        let error = serve.ready(1).expect_err("a bad spec");
+        assert_eq!(serve.wait().code(), Some(2), "{spec}: {error}");
+        assert!(error.contains(expected), "{spec}: {error}");
+    }
+}

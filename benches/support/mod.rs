@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use criterion::Criterion;
 use criterion::profiler::Profiler;
+use interceptor_bench::attribution::{Attribution, fold_by_layer};
 use pprof::{ProfilerGuard, ProfilerGuardBuilder};
 
 /// The criterion configuration of a bench file: short warm-up and measurement and 20 000
@@ -26,6 +27,10 @@ pub fn criterion(warm_up: Duration, measurement: Duration, sample_size: usize) -
 /// Criterion's `Profiler` over pprof: samples while criterion runs a bench under
 /// `--profile-time N`, then writes `flamegraph.svg` into the bench's profile directory,
 /// `<criterion dir>/<group>/<stack>/<variant>/profile/flamegraph.svg`.
+///
+/// From the same profile it also writes `attribution.json` (each layer's share of the samples,
+/// [`interceptor_bench::attribution`]), prints it, and writes `flamegraph-layers.svg`, whose
+/// frames are grouped under the layers' names.
 ///
 /// pprof samples on `SIGPROF`; this kernel's 250 Hz timer caps it at about 250 samples a
 /// second, so give it several seconds.
@@ -55,11 +60,34 @@ impl Profiler for Flamegraph {
         let written = guard.report().build().map_err(|e| e.to_string()).and_then(|report| {
             fs::create_dir_all(benchmark_dir).map_err(|e| e.to_string())?;
             let file = File::create(&path).map_err(|e| e.to_string())?;
-            report.flamegraph(file).map_err(|e| e.to_string())
+            report.flamegraph(file).map_err(|e| e.to_string())?;
+            write_by_layer(&report, benchmark_id, benchmark_dir)
         });
         match written {
             Ok(()) => eprintln!("flamegraph for {benchmark_id}: {}", path.display()),
             Err(e) => eprintln!("no flamegraph for {benchmark_id}: {e}"),
         }
     }
+}
+
+/// Writes the profile's per-layer attribution (`attribution.json`, also printed) and its
+/// flamegraph with frames grouped by layer (`flamegraph-layers.svg`).
+fn write_by_layer(report: &pprof::Report, benchmark_id: &str, dir: &Path) -> Result<(), String> {
+    let stacks: Vec<(Vec<String>, u64)> = report
+        .data
+        .iter()
+        .map(|(frames, &count)| {
+            let symbols = frames.frames.iter().flatten().map(|symbol| symbol.name()).collect();
+            (symbols, count.max(0) as u64)
+        })
+        .collect();
+    let attribution = Attribution::of(stacks.iter().map(|(stack, count)| (stack.as_slice(), *count)));
+    let json = serde_json::to_string_pretty(&attribution).map_err(|e| e.to_string())?;
+    fs::write(dir.join("attribution.json"), json + "\n").map_err(|e| e.to_string())?;
+    eprint!("layer attribution for {benchmark_id} ({} samples):\n{}", attribution.samples, attribution.to_table());
+    let lines: Vec<String> = stacks.iter().map(|(stack, count)| fold_by_layer(stack, *count)).collect();
+    let file = File::create(dir.join("flamegraph-layers.svg")).map_err(|e| e.to_string())?;
+    let mut options = inferno::flamegraph::Options::default();
+    options.title = format!("{benchmark_id} by layer");
+    inferno::flamegraph::from_lines(&mut options, lines.iter().map(String::as_str), file).map_err(|e| e.to_string())
 }

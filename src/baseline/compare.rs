@@ -195,7 +195,8 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    fn as_str(self) -> &'static str {
+    /// How reports print it: `REGRESSED`, `improved`, `unchanged`, `reference`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Regressed => "REGRESSED",
             Verdict::Improved => "improved",

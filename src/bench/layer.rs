@@ -1,21 +1,31 @@
-//! Bench your own layer beside the baseline, in-process and over loopback.
+//! Bench your own layer (RPC-level or HTTP-level) beside the baseline, in-process and over
+//! loopback; or bench your own HTTP service with your own request.
 
+use std::fmt::Debug;
+
+use bytes::Bytes;
 use criterion::Criterion;
-use tower::{Layer, Service};
+use http_body::Body;
+use http_body_util::Full;
+use tower::{BoxError, Layer, Service, ServiceExt};
 
 use super::{BASELINE, Depth, Harness};
+use crate::ecosystem::{BoxHttpService, HttpLayer, HttpRequest, box_request};
 use crate::greeter::Greeter;
+use crate::paired::PairedBench;
 use crate::rpc::{RpcError, RpcRequest, RpcResponse};
 use crate::server::BackgroundServer;
 use crate::stack::{BoxRpcService, Interceptors, Stack};
 
 /// Benches your `layer` over the greeter beside the `baseline` stack: in-process in the
 /// criterion group `<name>/in_process`, and over loopback HTTP in `<name>/loopback`, each
-/// server on its own thread. `ibench overhead` then prints what the layer adds, under the
-/// suite `name`.
+/// server on its own thread; then both paired (interleaved in time, see [`crate::paired`])
+/// into the suite's paired results. `ibench overhead` then prints what the layer adds, under
+/// the suite `name`.
 ///
 /// The layer wraps the crate's boxed RPC service, as every built-in interceptor does; build
-/// it as [`Stack::builder`]`(..).layer(..)` would.
+/// it as [`Stack::builder`]`(..).layer(..)` would. For a layer over `http::Request`s, see
+/// [`bench_http_layer`].
 ///
 /// ```no_run
 /// use criterion::Criterion;
@@ -34,22 +44,199 @@ where
     L::Service: Service<RpcRequest, Response = RpcResponse, Error = RpcError> + Clone + Send + Sync + 'static,
     <L::Service as Service<RpcRequest>>::Future: Send + 'static,
 {
+    check_name(name);
+    let stack = Stack::builder(name).layer(name, layer).build();
+    bench_beside_baseline(
+        c,
+        name,
+        &stack,
+        |harness, group, stack, interceptors| {
+            harness.rpc(group, stack.name(), stack.service(interceptors, Greeter::new()));
+        },
+        |paired, [baseline, stack], interceptors| {
+            let service = |stack: &Stack| stack.service(interceptors, Greeter::new());
+            paired.rpc(BASELINE, service(baseline), stack.name(), service(stack));
+        },
+    );
+}
+
+/// Benches your HTTP-level `layer` (any `tower::Layer` over HTTP services: tower-http's,
+/// tower's, axum or tonic middleware) around the Connect codec over the greeter, beside the
+/// `baseline`: in-process as one HTTP request through both (body decoded, response encoded and
+/// drained) in `<name>/in_process`, and over loopback HTTP in `<name>/loopback`; then both
+/// paired, like [`bench_layer`]. `ibench overhead` then prints what the layer adds under the
+/// suite `name`.
+///
+/// The layer wraps a [`BoxHttpService`]; its response body is read to its end inside the
+/// measurement (see [`crate::ecosystem`]).
+///
+/// ```no_run
+/// use criterion::Criterion;
+/// use interceptor_bench::bench::bench_http_layer;
+///
+/// let mut c = Criterion::default();
+/// bench_http_layer(&mut c, "cors", tower_http::cors::CorsLayer::permissive());
+/// bench_http_layer(&mut c, "concurrency_limit", tower::limit::ConcurrencyLimitLayer::new(64));
+/// ```
+///
+/// # Panics
+/// When `name` is empty or `baseline`, when a loopback server cannot start, or when the
+/// stack with your layer fails the benchmark call.
+pub fn bench_http_layer<L, B>(c: &mut Criterion, name: &str, layer: L)
+where
+    L: Layer<BoxHttpService> + Send + Sync + 'static,
+    L::Service: Service<HttpRequest, Response = http::Response<B>> + Clone + Send + 'static,
+    <L::Service as Service<HttpRequest>>::Error: Into<BoxError>,
+    <L::Service as Service<HttpRequest>>::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    check_name(name);
+    let stack = Stack::builder(name).http(HttpLayer::new(name, layer)).build();
+    bench_beside_baseline(
+        c,
+        name,
+        &stack,
+        |harness, group, stack, interceptors| {
+            harness.http(group, stack.name(), stack_http_service(harness, stack, interceptors));
+        },
+        |paired, [baseline, stack], interceptors| {
+            let _runtime = paired.runtime().enter();
+            let service = |stack: &Stack| {
+                stack.http_service(interceptors, Greeter::new()).map_request(box_request::<Full<Bytes>>)
+            };
+            paired.http(BASELINE, service(baseline), stack.name(), service(stack));
+        },
+    );
+}
+
+/// The [`Stack::http_service`] of `stack` over the greeter as the in-process benches call it
+/// with [`Harness::http`]: built on the harness's runtime (a `tower_buffer` layer spawns its
+/// worker there), taking `Full<Bytes>` requests.
+///
+/// ```no_run
+/// use criterion::Criterion;
+/// use interceptor_bench::bench::{Harness, stack_http_service};
+/// use interceptor_bench::stack::{Interceptors, find};
+///
+/// let (mut c, harness) = (Criterion::default(), Harness::new());
+/// let stack = find("tower_http_trace").unwrap();
+/// let mut group = c.benchmark_group("ecosystem/in_process");
+/// harness.http(&mut group, stack.name(), stack_http_service(&harness, &stack, &Interceptors::default()));
+/// ```
+pub fn stack_http_service(
+    harness: &Harness,
+    stack: &Stack,
+    interceptors: &Interceptors,
+) -> impl Service<http::Request<Full<Bytes>>, Response = http::Response<Full<Bytes>>, Error = std::convert::Infallible> + use<>
+{
+    let _runtime = harness.runtime().enter();
+    stack.http_service(interceptors, Greeter::new()).map_request(box_request::<Full<Bytes>>)
+}
+
+/// Benches your own HTTP `service` (an axum `Router`, a tonic server's routes, any
+/// `Service<http::Request<Full<Bytes>>>`) in-process with your own `request`, as one bench of a
+/// suite: `name` is `suite/stack`, its results go to the criterion group `<suite>/in_process`
+/// as `stack/unary`. Bench your service with none of your layers as `suite/baseline`, then
+/// with each layer added (or all of them but one); `ibench overhead` prints each beside the
+/// baseline under the suite.
+///
+/// Each call sends a copy of `request` (method, URI, version, headers and body; extensions are
+/// not copied) and reads the response body to its end.
+///
+/// ```no_run
+/// use bytes::Bytes;
+/// use criterion::Criterion;
+/// use http_body_util::Full;
+/// use interceptor_bench::bench::bench_service;
+/// use tower::ServiceBuilder;
+///
+/// let echo = tower::service_fn(|request: http::Request<Full<Bytes>>| async move {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(request.into_body()))
+/// });
+/// let request = || http::Request::post("/echo").body(Full::new(Bytes::from_static(b"hi"))).unwrap();
+///
+/// let mut c = Criterion::default();
+/// bench_service(&mut c, "echo/baseline", echo.clone(), request());
+/// let traced = ServiceBuilder::new().layer(tower_http::trace::TraceLayer::new_for_http()).service(echo);
+/// bench_service(&mut c, "echo/trace", traced, request());
+/// ```
+///
+/// # Panics
+/// When `name` is not `suite/stack`, or when the first call fails or does not answer 2xx.
+pub fn bench_service<S, B>(c: &mut Criterion, name: &str, service: S, request: http::Request<Full<Bytes>>)
+where
+    S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
+    S::Error: Debug,
+    B: Body,
+    B::Error: Debug,
+{
+    let Some((suite, stack)) = name.rsplit_once('/').filter(|(suite, stack)| !suite.is_empty() && !stack.is_empty())
+    else {
+        panic!("name the bench suite/stack (e.g. \"my_api/baseline\"), not {name:?}");
+    };
+    let harness = Harness::new();
+    let mut group = c.benchmark_group(Depth::InProcess.group(suite));
+    harness.http_with(&mut group, stack, service, repeat(request));
+    group.finish();
+}
+
+/// Builds copies of `request`: method, URI, version, headers and body.
+fn repeat(request: http::Request<Full<Bytes>>) -> impl Fn() -> http::Request<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    move || {
+        let mut copy = http::Request::new(body.clone());
+        *copy.method_mut() = parts.method.clone();
+        *copy.uri_mut() = parts.uri.clone();
+        *copy.version_mut() = parts.version;
+        *copy.headers_mut() = parts.headers.clone();
+        copy
+    }
+}
+
+fn check_name(name: &str) {
     assert!(!name.is_empty() && name != BASELINE, "name your layer something other than {name:?}");
-    let stacks = [Stack::of(BASELINE, &[]), Stack::builder(name).layer(name, layer).build()];
+}
+
+/// Benches the `baseline` stack and `stack` in-process (with `in_process`) in the group
+/// `<suite>/in_process`, then over loopback in `<suite>/loopback`; then measures them paired
+/// (in-process with `pair`, and over loopback) into the suite's paired results.
+fn bench_beside_baseline(
+    c: &mut Criterion,
+    suite: &str,
+    stack: &Stack,
+    in_process: impl Fn(
+        &Harness,
+        &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+        &Stack,
+        &Interceptors,
+    ),
+    pair: impl FnOnce(&mut PairedBench, [&Stack; 2], &Interceptors),
+) {
+    let stacks = [Stack::of(BASELINE, &[]), stack.clone()];
     let interceptors = Interceptors::default();
     let harness = Harness::new();
 
-    let mut group = c.benchmark_group(Depth::InProcess.group(name));
+    let mut group = c.benchmark_group(Depth::InProcess.group(suite));
     for stack in &stacks {
-        harness.rpc(&mut group, stack.name(), stack.service(&interceptors, Greeter::new()));
+        in_process(&harness, &mut group, stack, &interceptors);
     }
     group.finish();
 
-    let mut group = c.benchmark_group(Depth::Loopback.group(name));
-    for stack in &stacks {
-        let server = BackgroundServer::start(stack, &interceptors)
-            .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()));
+    let servers = stacks.each_ref().map(|stack| {
+        BackgroundServer::start(stack, &interceptors)
+            .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()))
+    });
+    let mut group = c.benchmark_group(Depth::Loopback.group(suite));
+    for (stack, server) in stacks.iter().zip(&servers) {
         harness.loopback(&mut group, stack.name(), server.addr());
     }
     group.finish();
+
+    let mut paired = PairedBench::new(suite);
+    pair(&mut paired, stacks.each_ref(), &interceptors);
+    paired.loopback(BASELINE, servers[0].addr(), stack.name(), servers[1].addr());
+    if let Err(e) = paired.finish() {
+        panic!("cannot write the paired results of {suite:?}: {e}");
+    }
 }

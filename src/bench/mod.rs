@@ -33,6 +33,9 @@
 //!
 //! `cargo bench --bench my_layer` then measures your layer and the `baseline` stack side by
 //! side, in-process and over loopback HTTP, and `ibench overhead` prints what your layer adds.
+//! A layer over `http::Request`s (tower-http's, tower's, axum or tonic middleware) goes to
+//! [`bench_http_layer`] instead; your whole service (an axum `Router`) with your own request
+//! to [`bench_service`]. `docs/your-own-stack.md` walks through it from your own crate.
 //!
 //! # Names
 //!
@@ -45,6 +48,8 @@
 //! | `in_process` | [`FLOOR`], every catalog stack, `chain/1` … `chain/9` | [`UNARY`] |
 //! | `loopback` | the seed stacks and [`BARE_HYPER`] | [`HTTP1_SEQ`], [`HTTP1_C16`] |
 //! | `comparators/in_process` | [`BASELINE`] and well-known HTTP layers, all over the codec | [`UNARY`] |
+//! | `ecosystem/in_process` | [`BASELINE`] and every [`ecosystem`](crate::stack::ecosystem) stack, as HTTP services | [`UNARY`] |
+//! | `ecosystem_4k/in_process` | [`BASELINE`] and `tower_http_compression`, with a 4 KiB answer | [`UNARY`] |
 //! | `<your layer>/in_process`, `<your layer>/loopback` | [`BASELINE`] and your layer | as above |
 //!
 //! ```
@@ -55,17 +60,19 @@
 //! assert_eq!(Depth::parse_group("my_layer/loopback"), Some(("my_layer", Depth::Loopback)));
 //! ```
 
+mod calls;
 #[cfg(feature = "criterion")]
 mod harness;
 #[cfg(feature = "criterion")]
 mod layer;
 
+pub use calls::{BoxError, RoundTrips, ServiceCalls, TimedCalls, bare_hyper, floor, http_request, rpc_request};
 #[cfg(feature = "criterion")]
-pub use harness::{Harness, bare_hyper, floor, http_request, rpc_request};
+pub use harness::Harness;
 #[cfg(feature = "criterion")]
-pub use layer::bench_layer;
+pub use layer::{bench_http_layer, bench_layer, bench_service, stack_http_service};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The stack every overhead is measured against: no interceptors, just the handler.
 pub const BASELINE: &str = "baseline";
@@ -85,7 +92,7 @@ pub const HTTP1_C16: &str = "http1_c16";
 pub const CONCURRENCY: usize = 16;
 
 /// How deep a bench reaches: straight into the tower service, or through a real HTTP round trip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Depth {
     /// The stacked tower service called directly (criterion group `in_process`).
@@ -139,6 +146,18 @@ impl Depth {
             (!suite.is_empty()).then_some((suite, depth))
         })
     }
+}
+
+/// The runtime every bench drives its calls on: one current-thread tokio runtime, timers and
+/// IO enabled.
+///
+/// # Panics
+/// When the operating system refuses the runtime's timer or IO driver.
+pub(crate) fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("the operating system refused a tokio runtime")
 }
 
 #[cfg(test)]

@@ -96,6 +96,8 @@ struct BenchPages {
     median_ns: f64,
     report: Option<String>,
     flamegraph: Option<String>,
+    layers_flamegraph: Option<String>,
+    attribution: Option<crate::attribution::Attribution>,
 }
 
 impl Benches {
@@ -130,6 +132,8 @@ impl Benches {
                     median_ns: bench.estimates.median.point,
                     report: page("report/index.html"),
                     flamegraph: page("profile/flamegraph.svg"),
+                    layers_flamegraph: page("profile/flamegraph-layers.svg"),
+                    attribution: crate::attribution::Attribution::read(&home.join("profile/attribution.json")).ok(),
                 }
             })
             .collect();

@@ -458,6 +458,26 @@ pub(crate) fn benches(benches: &Benches) -> Result<String, ReportError> {
             ]
         })
         .collect();
+    let attributed: Vec<Vec<Cell>> = benches
+        .pages
+        .iter()
+        .filter_map(|p| p.attribution.as_ref().map(|attribution| (p, attribution)))
+        .map(|(p, attribution)| {
+            let shares: Vec<String> =
+                attribution.layers.iter().map(|l| format!("{} {}", l.layer, percent(l.share))).collect();
+            vec![
+                p.id.as_str().into(),
+                attribution.samples.to_string().into(),
+                shares.join(" · ").into(),
+                Cell::Html(p.layers_flamegraph.as_deref().map_or_else(String::new, |h| link(h, "by layer"))),
+            ]
+        })
+        .collect();
+    if !attributed.is_empty() {
+        out += "<p class=\"note\">Where the time goes: each profiled bench's samples given to the innermost interceptor or \
+                layer frame they are in (what a layer calls counts for it), largest first; the rest is the harness and runtime.</p>\n";
+        out += &table("Per-layer attribution", &["bench", "samples", "share by layer", "flamegraph"], attributed);
+    }
     if pages.is_empty() {
         out += "<p class=\"note\">No criterion report pages or flamegraphs found (criterion writes pages unless run \
                 with <code>--noplot</code>; <code>cargo bench -- --profile-time 5</code> writes flamegraphs).</p>\n";

@@ -5,8 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use interceptor_bench::allocations;
 use interceptor_bench::baseline::compare::Threshold;
-use interceptor_bench::instructions::{Baseline, DEFAULT_RESULTS_DIR, baseline_path, compare, read_results};
+use interceptor_bench::instructions::{
+    Baseline, DEFAULT_RESULTS_DIR, allocations_table, baseline_path, compare, read_results,
+};
 use interceptor_bench::overhead::Format;
 
 /// The command that produces the results this subcommand reads.
@@ -84,10 +87,21 @@ pub fn compare_counts(name_or_path: &str, threshold: Threshold, format: Format, 
         Err(e) => return unusable(e),
     };
     let comparison = compare(&baseline, &counts, threshold.fraction() * 100.0);
+    // Allocation counts, when `cargo bench --bench allocations` left them, go beside the instructions.
+    let allocations = allocations::read_results(Path::new(allocations::DEFAULT_RESULTS_FILE)).ok();
     match format {
         Format::Table => print!("{}", comparison.to_table()),
         Format::Markdown => print!("{}", comparison.to_markdown()),
-        Format::Json => println!("{}", comparison.to_json()),
+        Format::Json => {
+            let mut json = comparison.to_json();
+            if let Some(allocations) = &allocations {
+                json["allocations"] = serde_json::json!(allocations);
+            }
+            println!("{json}");
+        }
+    }
+    if let Some(allocations) = allocations.filter(|_| format != Format::Json) {
+        print!("{}", allocations_table(&allocations, &counts, format == Format::Markdown));
     }
     if comparison.regressed().is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }

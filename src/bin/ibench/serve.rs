@@ -11,7 +11,7 @@ use interceptor_bench::fault::{FaultConfig, FaultLayer};
 use interceptor_bench::interceptors::logger::{LogWriter, LoggerLayer};
 use interceptor_bench::interceptors::otel::OtelLayer;
 use interceptor_bench::server::{Drain, Server, ServerConfig, StackListener, TerminationSignals};
-use interceptor_bench::stack::{Interceptors, Stack, find, seed_stacks};
+use interceptor_bench::stack::{Interceptors, Stack, find, parse_chain, seed_stacks};
 
 /// The seed's ports, in the order of `seed_stacks()`: full, baseline, validation, logger, tracing.
 const SEED_PORTS: [u16; 5] = [8080, 8081, 8082, 8083, 8084];
@@ -28,9 +28,12 @@ pub struct Args {
     #[arg(long, value_name = "ADDR", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     bind: IpAddr,
 
-    /// Serve catalog stack NAME on PORT (repeatable; PORT 0 picks a free port). Replaces the
-    /// default listeners. `ibench stacks` lists the names.
-    #[arg(long = "stack", value_name = "NAME=PORT", value_parser = parse_stack_port)]
+    /// Serve catalog stack NAME on PORT, or your own chain of catalog interceptors and ecosystem
+    /// layers as NAME=CHAIN@PORT, e.g. `mine=error_handler,timeout,tower_http_trace,logger@9000`
+    /// (each placed at its level: HTTP-level layers around the codec, interceptors inside it;
+    /// `interceptor@package.Service/*` limits one to some procedures). Repeatable; PORT 0 picks
+    /// a free port. Replaces the default listeners. `ibench stacks` lists the names.
+    #[arg(long = "stack", value_name = "NAME=PORT|NAME=CHAIN@PORT", value_parser = parse_stack_port)]
     stacks: Vec<(Stack, u16)>,
 
     /// Add N to every default port (8080..8084), to run beside another server.
@@ -93,9 +96,18 @@ fn otlp_layer(endpoint: &http::Uri) -> Result<OtelLayer, String> {
 }
 
 fn parse_stack_port(value: &str) -> Result<(Stack, u16), String> {
-    let (name, port) = value.split_once('=').ok_or_else(|| format!("expected NAME=PORT, got {value:?}"))?;
+    let (name, rest) =
+        value.split_once('=').ok_or_else(|| format!("expected NAME=PORT or NAME=CHAIN@PORT, got {value:?}"))?;
+    let (chain, port) = match rest.rsplit_once('@') {
+        Some((chain, port)) => (Some(chain), port),
+        None => (None, rest),
+    };
     let port = port.parse::<u16>().map_err(|e| format!("bad port {port:?}: {e}"))?;
-    Ok((find(name)?, port))
+    let stack = match chain {
+        Some(chain) => parse_chain(name, chain)?,
+        None => find(name)?,
+    };
+    Ok((stack, port))
 }
 
 fn parse_stack_faults(value: &str) -> Result<(String, FaultConfig), String> {
@@ -230,8 +242,7 @@ async fn serve(
     println!("ibench serve: logger output {log}; otel spans to {spans}; {} worker(s)", args.workers);
     for listener in &listeners {
         let stack = listener.stack();
-        let chain =
-            if stack.is_empty() { "(no interceptors)".to_owned() } else { stack.interceptor_names().join(" → ") };
+        let chain = stack.describe();
         let faults = listener.get_faults().map_or(String::new(), |f| format!(" (faults: {})", f.handle().get()));
         println!("ready {} http://{} {chain}{faults}", stack.name(), listener.addr());
     }

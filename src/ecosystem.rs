@@ -1,0 +1,520 @@
+//! HTTP-level layers: the boxed HTTP service they stack on, and the ecosystem catalog — the
+//! tower-http and tower layers Rust teams run, by name, at their common configurations.
+//!
+//! A [`Stack`](crate::stack::Stack) holds two levels: RPC-level interceptors inside the codec
+//! (they see the procedure, headers, deadline and decoded message) and HTTP-level layers
+//! around it (they see `http::Request`s and response bodies), as a server runs them:
+//!
+//! ```text
+//! hyper ─► HTTP-level layers ─► Connect codec ─► RPC-level interceptors ─► greeter
+//!          (tower_http_trace,                     (error_handler, timeout,
+//!           tower_concurrency_limit …)             logger, otel …)
+//! ```
+//!
+//! Each HTTP-level layer is one [`BoxHttpService`]: requests carry an [`HttpBody`] (the body
+//! boxed once where the request enters), and each layer's response body is read to its end
+//! into one `Full<Bytes>` inside that layer's box, so a layer that works while the body is read
+//! (tower-http's trace, compression) is measured doing that work. A layer's errors (tower's
+//! `Elapsed`, `Overloaded`, a closed buffer) become Connect errors, as any server must map them.
+//!
+//! ```
+//! use interceptor_bench::ecosystem::{NAMES, layer};
+//! use interceptor_bench::stack::Stack;
+//!
+//! assert!(NAMES.contains(&"tower_http_trace"));
+//! let stack = Stack::builder("traced").http(layer("tower_http_trace").unwrap()).build();
+//! assert_eq!(stack.http_layer_names(), ["tower_http_trace"]);
+//! assert!(stack.interceptor_names().is_empty());
+//! ```
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ACCEPT_ENCODING, AUTHORIZATION, COOKIE, HeaderValue, ORIGIN};
+use http::{Method, StatusCode};
+use http_body::Body;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use pin_project_lite::pin_project;
+use tower::util::BoxCloneService;
+use tower::{BoxError, Layer, Service, ServiceExt};
+use tracing::Dispatch;
+use tracing::instrument::WithSubscriber;
+
+use crate::connect::encode_error;
+use crate::rpc::{Code, RpcError};
+
+/// The request body every HTTP-level layer sees: the incoming body, boxed once.
+pub type HttpBody = UnsyncBoxBody<Bytes, BodyError>;
+
+/// A request as HTTP-level layers see it.
+pub type HttpRequest = http::Request<HttpBody>;
+
+/// A type-erased HTTP service: the codec, and every HTTP-level layer around it.
+pub type BoxHttpService = BoxCloneService<HttpRequest, http::Response<Full<Bytes>>, Infallible>;
+
+/// The error of an [`HttpBody`]: whatever the body it boxes failed with.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct BodyError(BoxError);
+
+/// `request` with its body boxed into an [`HttpBody`], as it enters the HTTP-level layers.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http_body_util::Full;
+///
+/// let request = http::Request::new(Full::new(Bytes::from_static(b"{}")));
+/// let request = interceptor_bench::ecosystem::box_request(request);
+/// assert_eq!(http_body::Body::size_hint(request.body()).exact(), Some(2));
+/// ```
+pub fn box_request<B>(request: http::Request<B>) -> HttpRequest
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    request.map(|body| UnsyncBoxBody::new(body.map_err(|error| BodyError(error.into()))))
+}
+
+/// Boxes `service` (an HTTP-level layer over a [`BoxHttpService`]) into a [`BoxHttpService`]:
+/// its response body read to its end into one `Full<Bytes>`, its errors answered as Connect
+/// errors (`deadline_exceeded` for tower's `Elapsed`, `unavailable` for `Overloaded` and a
+/// failed buffer, `internal` for any other).
+pub fn box_http<S, B>(service: S) -> BoxHttpService
+where
+    S: Service<HttpRequest, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let collected = service.map_err(Into::<BoxError>::into).then(|answer| async move {
+        let (parts, body) = answer?.into_parts();
+        let body = body.collect().await.map_err(Into::into)?.to_bytes();
+        Ok::<_, BoxError>(http::Response::from_parts(parts, Full::new(body)))
+    });
+    BoxCloneService::new(Answering { inner: collected, not_ready: None })
+}
+
+/// Answers every error of `S`, from `poll_ready` or from the call, as a Connect error.
+struct Answering<S> {
+    inner: S,
+    not_ready: Option<BoxError>,
+}
+
+impl<S: Clone> Clone for Answering<S> {
+    fn clone(&self) -> Self {
+        Answering { inner: self.inner.clone(), not_ready: None }
+    }
+}
+
+impl<S> Service<HttpRequest> for Answering<S>
+where
+    S: Service<HttpRequest, Response = http::Response<Full<Bytes>>, Error = BoxError>,
+{
+    type Response = http::Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = AnsweringFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        if self.not_ready.is_none() {
+            self.not_ready = ready!(self.inner.poll_ready(cx)).err();
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: HttpRequest) -> Self::Future {
+        match self.not_ready.take() {
+            Some(error) => AnsweringFuture::Failed { error: Some(error) },
+            None => AnsweringFuture::Called { future: self.inner.call(request) },
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`Answering`]: the call's answer, or the readiness error answered at once.
+    #[project = AnsweringProjection]
+    pub(crate) enum AnsweringFuture<F> {
+        Failed { error: Option<BoxError> },
+        Called { #[pin] future: F },
+    }
+}
+
+impl<F> Future for AnsweringFuture<F>
+where
+    F: Future<Output = Result<http::Response<Full<Bytes>>, BoxError>>,
+{
+    type Output = Result<http::Response<Full<Bytes>>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let answer = match self.project() {
+            AnsweringProjection::Failed { error } => Err(error.take().expect("polled after completion")),
+            AnsweringProjection::Called { future } => ready!(future.poll(cx)),
+        };
+        Poll::Ready(Ok(answer.unwrap_or_else(|error| error_response(&error))))
+    }
+}
+
+fn error_response(error: &BoxError) -> http::Response<Full<Bytes>> {
+    let code = if error.is::<tower::timeout::error::Elapsed>() {
+        Code::DeadlineExceeded
+    } else if error.is::<tower::load_shed::error::Overloaded>()
+        || error.is::<tower::buffer::error::Closed>()
+        || error.is::<tower::buffer::error::ServiceError>()
+    {
+        Code::Unavailable
+    } else {
+        Code::Internal
+    };
+    encode_error(&RpcError::new(code, error.to_string()))
+}
+
+/// Wraps a [`BoxHttpService`] in one HTTP-level layer.
+pub type WrapHttp = Arc<dyn Fn(BoxHttpService) -> BoxHttpService + Send + Sync>;
+
+/// An HTTP-level layer of a stack: its name and how it wraps the service inside it.
+#[derive(Clone)]
+pub struct HttpLayer {
+    name: String,
+    wrap: WrapHttp,
+}
+
+impl std::fmt::Debug for HttpLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("HttpLayer").field(&self.name).finish()
+    }
+}
+
+impl HttpLayer {
+    /// Any `tower::Layer` over HTTP services, named `name` in listings and bench ids.
+    ///
+    /// ```
+    /// use interceptor_bench::ecosystem::HttpLayer;
+    /// let layer = HttpLayer::new("cors", tower_http::cors::CorsLayer::permissive());
+    /// assert_eq!(layer.name(), "cors");
+    /// ```
+    pub fn new<L, B>(name: impl Into<String>, layer: L) -> Self
+    where
+        L: Layer<BoxHttpService> + Send + Sync + 'static,
+        L::Service: Service<HttpRequest, Response = http::Response<B>> + Clone + Send + 'static,
+        <L::Service as Service<HttpRequest>>::Error: Into<BoxError>,
+        <L::Service as Service<HttpRequest>>::Future: Send + 'static,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        Self::from_fn(name, move |inner| box_http(layer.layer(inner)))
+    }
+
+    /// A layer given as the function that wraps the service inside it.
+    pub fn from_fn(
+        name: impl Into<String>,
+        wrap: impl Fn(BoxHttpService) -> BoxHttpService + Send + Sync + 'static,
+    ) -> Self {
+        HttpLayer { name: name.into(), wrap: Arc::new(wrap) }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `inner` wrapped in this layer. A `tower_buffer` layer spawns its worker here, so call
+    /// it within a tokio runtime.
+    pub fn wrap(&self, inner: BoxHttpService) -> BoxHttpService {
+        (self.wrap)(inner)
+    }
+}
+
+/// The bearer token `tower_http_validate_bearer` accepts: send `Authorization: Bearer ibench`.
+pub const BEARER_TOKEN: &str = "ibench";
+
+/// The origin `tower_http_cors_origins` allows (requests from it get CORS headers).
+pub const ALLOWED_ORIGIN: &str = "https://app.example.com";
+
+/// Every ecosystem layer's name, in catalog order.
+pub const NAMES: [&str; 15] = [
+    "tower_http_trace",
+    "tower_http_trace_fmt",
+    "tower_http_compression",
+    "tower_http_cors",
+    "tower_http_cors_origins",
+    "tower_http_request_id",
+    "tower_http_sensitive_headers",
+    "tower_http_catch_panic",
+    "tower_http_timeout",
+    "tower_http_body_limit",
+    "tower_http_validate_bearer",
+    "tower_concurrency_limit",
+    "tower_rate_limit",
+    "tower_load_shed",
+    "tower_buffer",
+];
+
+/// What each ecosystem layer is, at which configuration (for listings and the docs).
+///
+/// ```
+/// let about = interceptor_bench::ecosystem::describe("tower_http_timeout").unwrap();
+/// assert!(about.contains("10 s"));
+/// ```
+pub fn describe(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "tower_http_trace" => "tower_http::trace::TraceLayer::new_for_http(), no subscriber",
+        "tower_http_trace_fmt" => {
+            "TraceLayer::new_for_http() under a tracing_subscriber::fmt subscriber (DEBUG) writing to a sink"
+        }
+        "tower_http_compression" => "tower_http::compression::CompressionLayer (gzip); compresses bodies over 32 bytes",
+        "tower_http_cors" => "tower_http::cors::CorsLayer::permissive()",
+        "tower_http_cors_origins" => {
+            "CorsLayer with an explicit origin list (https://app.example.com), POST, content-type"
+        }
+        "tower_http_request_id" => "SetRequestIdLayer::x_request_id(MakeRequestUuid) + PropagateRequestIdLayer",
+        "tower_http_sensitive_headers" => "SetSensitiveRequestHeadersLayer [authorization, cookie]",
+        "tower_http_catch_panic" => "tower_http::catch_panic::CatchPanicLayer::new()",
+        "tower_http_timeout" => "tower_http::timeout::TimeoutLayer, 10 s, 408 on expiry",
+        "tower_http_body_limit" => "tower_http::limit::RequestBodyLimitLayer, 1 MiB",
+        "tower_http_validate_bearer" => "ValidateRequestHeaderLayer::bearer(\"ibench\")",
+        "tower_concurrency_limit" => "tower::limit::ConcurrencyLimitLayer, 64",
+        "tower_rate_limit" => {
+            "tower::limit::RateLimitLayer, 1,000,000,000 per second per connection (never waits: its bookkeeping)"
+        }
+        "tower_load_shed" => "tower::load_shed::LoadShedLayer",
+        "tower_buffer" => "tower::buffer::BufferLayer, 1,024 requests",
+        _ => return None,
+    })
+}
+
+/// The ecosystem layer called `name` (one of [`NAMES`]), or `None`.
+///
+/// ```
+/// assert!(interceptor_bench::ecosystem::layer("tower_load_shed").is_some());
+/// assert!(interceptor_bench::ecosystem::layer("logger").is_none());
+/// ```
+pub fn layer(name: &str) -> Option<HttpLayer> {
+    use tower_http::{
+        catch_panic::CatchPanicLayer,
+        compression::CompressionLayer,
+        cors::CorsLayer,
+        limit::RequestBodyLimitLayer,
+        request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+        sensitive_headers::SetSensitiveRequestHeadersLayer,
+        timeout::TimeoutLayer,
+        trace::TraceLayer,
+        validate_request::ValidateRequestHeaderLayer,
+    };
+    Some(match name {
+        "tower_http_trace" => HttpLayer::new(name, TraceLayer::new_for_http()),
+        "tower_http_trace_fmt" => {
+            let subscriber =
+                tracing_subscriber::fmt().with_max_level(tracing::Level::DEBUG).with_writer(std::io::sink).finish();
+            let dispatch = Dispatch::new(subscriber);
+            HttpLayer::from_fn(name, move |inner| {
+                let traced = box_http(TraceLayer::new_for_http().layer(inner));
+                BoxCloneService::new(UnderSubscriber { inner: traced, dispatch: dispatch.clone() })
+            })
+        }
+        "tower_http_compression" => HttpLayer::new(name, CompressionLayer::new()),
+        "tower_http_cors" => HttpLayer::new(name, CorsLayer::permissive()),
+        "tower_http_cors_origins" => HttpLayer::new(
+            name,
+            CorsLayer::new()
+                .allow_origin([HeaderValue::from_static(ALLOWED_ORIGIN)])
+                .allow_methods([Method::POST])
+                .allow_headers([http::header::CONTENT_TYPE]),
+        ),
+        "tower_http_request_id" => HttpLayer::new(
+            name,
+            tower::ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        ),
+        "tower_http_sensitive_headers" => {
+            HttpLayer::new(name, SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE]))
+        }
+        "tower_http_catch_panic" => HttpLayer::new(name, CatchPanicLayer::new()),
+        "tower_http_timeout" => {
+            HttpLayer::new(name, TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(10)))
+        }
+        "tower_http_body_limit" => HttpLayer::from_fn(name, |inner| {
+            // The limit hands the codec a `Limited` body: boxed again to the type it expects.
+            box_http(RequestBodyLimitLayer::new(1024 * 1024).layer(inner.map_request(box_request)))
+        }),
+        // Deprecated in tower-http 0.6 as "too basic", and still what its docs and users reach for.
+        #[allow(deprecated)]
+        "tower_http_validate_bearer" => HttpLayer::new(name, ValidateRequestHeaderLayer::bearer(BEARER_TOKEN)),
+        "tower_concurrency_limit" => HttpLayer::new(name, tower::limit::ConcurrencyLimitLayer::new(64)),
+        "tower_rate_limit" => HttpLayer::from_fn(name, |inner| {
+            let limit = tower::limit::RateLimitLayer::new(1_000_000_000, Duration::from_secs(1));
+            box_http(PerClone::new(limit, inner))
+        }),
+        "tower_load_shed" => HttpLayer::new(name, tower::load_shed::LoadShedLayer::new()),
+        "tower_buffer" => HttpLayer::new(name, tower::buffer::BufferLayer::new(1024)),
+        _ => return None,
+    })
+}
+
+/// `request` with the headers the ecosystem layers look at: an `Origin` the explicit CORS list
+/// allows, the bearer token, `Accept-Encoding: gzip`. Every stack of the ecosystem suite, the
+/// baseline included, is benched with it.
+///
+/// ```
+/// let request = interceptor_bench::ecosystem::with_ecosystem_headers(interceptor_bench::bench::http_request());
+/// assert_eq!(request.headers()["authorization"], "Bearer ibench");
+/// ```
+pub fn with_ecosystem_headers<B>(mut request: http::Request<B>) -> http::Request<B> {
+    let headers = request.headers_mut();
+    headers.insert(ORIGIN, HeaderValue::from_static(ALLOWED_ORIGIN));
+    headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer ibench"));
+    headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+    request
+}
+
+/// The size of the name in [`large_hello_request`].
+pub const LARGE_NAME_BYTES: usize = 4096;
+
+/// `SayHello` with a 4 KiB name (one letter repeated), so the answer is a ~4 KiB compressible
+/// message, with [`with_ecosystem_headers`]: what `tower_http_compression` is benched with,
+/// beside the baseline answering the same request.
+///
+/// ```
+/// let request = interceptor_bench::ecosystem::large_hello_request();
+/// assert!(http_body::Body::size_hint(request.body()).exact().unwrap() > 4096);
+/// ```
+pub fn large_hello_request() -> http::Request<Full<Bytes>> {
+    let body = format!(r#"{{"name":"{}"}}"#, "a".repeat(LARGE_NAME_BYTES));
+    let request = http::Request::post(format!("/{}", crate::greeter::SAY_HELLO))
+        .header(http::header::HOST, "127.0.0.1")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .expect("a valid request");
+    with_ecosystem_headers(request)
+}
+
+/// The stack of the `ecosystem` suite whose one HTTP-level layer does nothing
+/// (`tower::layer::util::Identity`): what the boxing and body collection of one HTTP-level
+/// layer cost, the floor under every ecosystem layer's figure.
+pub const HTTP_LAYER_FLOOR: &str = "http_layer_floor";
+
+/// A suite of the ecosystem benches: stacks measured beside the `baseline`, all as HTTP
+/// services answering the same request.
+///
+/// - `ecosystem`: [`HTTP_LAYER_FLOOR`], then every [`ecosystem`](crate::stack::ecosystem)
+///   stack, with [`with_ecosystem_headers`];
+/// - `ecosystem_4k`: `tower_http_compression` with a 4 KiB answer ([`large_hello_request`]).
+///
+/// ```
+/// let suites = interceptor_bench::ecosystem::suites();
+/// assert_eq!(suites[0].name, "ecosystem");
+/// assert_eq!(suites[0].stacks[0].name(), interceptor_bench::ecosystem::HTTP_LAYER_FLOOR);
+/// assert_eq!(suites[1].stacks[0].name(), "tower_http_compression");
+/// ```
+pub struct Suite {
+    /// The suite (the criterion group is `<name>/in_process`, the paired file `<name>.json`).
+    pub name: &'static str,
+    /// The stacks beside the baseline.
+    pub stacks: Vec<crate::stack::Stack>,
+    large: bool,
+}
+
+/// The ecosystem benches' suites.
+pub fn suites() -> Vec<Suite> {
+    let compression = crate::stack::find("tower_http_compression").expect("an ecosystem stack");
+    let floor = crate::stack::Stack::builder(HTTP_LAYER_FLOOR)
+        .http(HttpLayer::new(HTTP_LAYER_FLOOR, tower::layer::util::Identity::new()))
+        .build();
+    vec![
+        Suite {
+            name: "ecosystem",
+            stacks: std::iter::once(floor).chain(crate::stack::ecosystem()).collect(),
+            large: false,
+        },
+        Suite { name: "ecosystem_4k", stacks: vec![compression], large: true },
+    ]
+}
+
+impl Suite {
+    /// `stack`'s [`Stack::http_service`](crate::stack::Stack::http_service) over the greeter,
+    /// taking the benches' standard request and turning it into this suite's (its headers, and
+    /// for `ecosystem_4k` the 4 KiB name) inside the call, the same for the baseline as for
+    /// every layer. A `tower_buffer` stack spawns its worker here: call it within a tokio
+    /// runtime.
+    pub fn service(
+        &self,
+        stack: &crate::stack::Stack,
+        interceptors: &crate::stack::Interceptors,
+    ) -> impl Service<http::Request<Full<Bytes>>, Response = http::Response<Full<Bytes>>, Error = Infallible> + Clone + use<>
+    {
+        let large = self.large.then(|| large_hello_request().into_body());
+        let service = stack.http_service(interceptors, crate::greeter::Greeter::new());
+        service.map_request(move |mut request: http::Request<Full<Bytes>>| {
+            if let Some(body) = &large {
+                *request.body_mut() = body.clone();
+            }
+            box_request(with_ecosystem_headers(request))
+        })
+    }
+}
+
+/// Runs a service's calls, and the futures they return, under its own `tracing` subscriber.
+#[derive(Clone)]
+struct UnderSubscriber<S> {
+    inner: S,
+    dispatch: Dispatch,
+}
+
+impl<S: Service<R>, R> Service<R> for UnderSubscriber<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = tracing::instrument::WithDispatch<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        let future = tracing::dispatcher::with_default(&self.dispatch, || self.inner.call(request));
+        future.with_subscriber(self.dispatch.clone())
+    }
+}
+
+/// A layer whose service cannot be cloned (tower's `RateLimit`), made cloneable by building a
+/// fresh one per clone: each connection of a server gets its own, with its own state.
+struct PerClone<L: Layer<S>, S> {
+    layer: L,
+    inner: S,
+    service: L::Service,
+}
+
+impl<L: Layer<S>, S: Clone> PerClone<L, S> {
+    fn new(layer: L, inner: S) -> Self {
+        let service = layer.layer(inner.clone());
+        PerClone { layer, inner, service }
+    }
+}
+
+impl<L: Layer<S> + Clone, S: Clone> Clone for PerClone<L, S> {
+    fn clone(&self) -> Self {
+        PerClone::new(self.layer.clone(), self.inner.clone())
+    }
+}
+
+impl<L: Layer<S>, S, R> Service<R> for PerClone<L, S>
+where
+    L::Service: Service<R>,
+{
+    type Response = <L::Service as Service<R>>::Response;
+    type Error = <L::Service as Service<R>>::Error;
+    type Future = <L::Service as Service<R>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.service.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        self.service.call(request)
+    }
+}

@@ -1,0 +1,478 @@
+//! Build against build in one run (`ibench ab`): did this change make it worse, with no
+//! stored timing baseline at all?
+//!
+//! Two builds of `ibench` — a base revision and the working tree — each run as a
+//! [`worker`](super::worker) process. For every job both builds know (each catalog stack
+//! in-process, the seed stacks over loopback), the driver alternates the two processes' calls
+//! exactly as [`sample_pair`](super::sample_pair) alternates two services: a batch on the base,
+//! two on the candidate, one on the base, and the mirror order next. Only one process runs at
+//! a time (the other waits on its pipe), each times its own batch, and whatever the machine
+//! does between batches hits both builds alike. The change of a job is the median per-sample
+//! ratio candidate ÷ base, minus one, with its order-statistic interval; unlike a same-run
+//! ratio to `baseline`, it also sees a change that slows the codec or the handler, which every
+//! stack shares.
+//!
+//! ```no_run
+//! use interceptor_bench::paired::ab::{AbOptions, Builds, compare_builds};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let builds = Builds::from_revision(std::path::Path::new("."), "HEAD~1", std::path::Path::new("target/ibench-ab"))?;
+//! let report = compare_builds(&builds, &AbOptions::default())?;
+//! print!("{}", report.render(interceptor_bench::overhead::Format::Table));
+//! assert_eq!(report.passed(), report.regressions().next().is_none());
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Serialize;
+
+use super::stats::Estimate;
+use super::worker::HELLO;
+use super::{Schedule, sample_pair};
+use crate::baseline::compare::{Threshold, Verdict};
+use crate::bench::{TimedCalls, current_thread_runtime};
+use crate::overhead::{Format, format_ns, write_table};
+
+/// Why builds could not be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum AbError {
+    /// A command (git, cargo) failed.
+    #[error("{what}: {why}")]
+    Command {
+        /// What was being done.
+        what: String,
+        /// Its error or output.
+        why: String,
+    },
+    /// A worker did not speak the protocol.
+    #[error(
+        "{} is no ibench ab worker ({why}); builds from before `ibench ab` existed cannot be compared this way",
+        binary.display()
+    )]
+    NotAWorker {
+        /// The binary.
+        binary: PathBuf,
+        /// What it said.
+        why: String,
+    },
+    /// A worker failed while timing.
+    #[error("{side} build, {job}: {why}")]
+    Worker {
+        /// `base` or `candidate`.
+        side: &'static str,
+        /// The job.
+        job: String,
+        /// What went wrong.
+        why: String,
+    },
+    /// The two builds have no job in common (or the filter left none).
+    #[error("the two builds have no job in common{}", filter.as_ref().map_or(String::new(), |f| format!(" matching {f:?}")))]
+    NothingInCommon {
+        /// The filter given.
+        filter: Option<String>,
+    },
+}
+
+/// The two `ibench` binaries to compare, and what they were built from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Builds {
+    /// The base build's binary.
+    pub base: PathBuf,
+    /// What the base was built from (a commit, or the binary's path).
+    pub base_label: String,
+    /// The candidate build's binary.
+    pub candidate: PathBuf,
+    /// What the candidate was built from.
+    pub candidate_label: String,
+}
+
+impl Builds {
+    /// Two prebuilt binaries.
+    pub fn from_binaries(base: PathBuf, candidate: PathBuf) -> Builds {
+        Builds {
+            base_label: base.display().to_string(),
+            candidate_label: candidate.display().to_string(),
+            base,
+            candidate,
+        }
+    }
+
+    /// Builds `ibench` (release) at `revision` of the git repository at `repo` and from its
+    /// working tree, both under `work` (`<work>/src/<commit>` holds the revision's files,
+    /// `<work>/target` the shared build cache, `<work>/bin` the two binaries). Cargo's own
+    /// progress goes to standard error.
+    pub fn from_revision(repo: &Path, revision: &str, work: &Path) -> Result<Builds, AbError> {
+        let commit = git(repo, &["rev-parse", "--verify", &format!("{revision}^{{commit}}")])
+            .map_err(|why| AbError::Command { what: format!("cannot resolve revision {revision:?}"), why })?;
+        let root = git(repo, &["rev-parse", "--show-toplevel"])
+            .map_err(|why| AbError::Command { what: format!("{} is not a git checkout", repo.display()), why })?;
+        let source = work.join("src").join(&commit);
+        if !source.join("Cargo.toml").exists() {
+            export_revision(Path::new(&root), &commit, &source)?;
+        }
+        let bin = work.join("bin");
+        let base = build(&source, work, &bin.join(format!("ibench-{}", &commit[..12])))?;
+        let candidate = build(Path::new(&root), work, &bin.join("ibench-worktree"))?;
+        let short = &commit[..12];
+        Ok(Builds {
+            base,
+            base_label: format!("{revision} ({short})"),
+            candidate,
+            candidate_label: "working tree".into(),
+        })
+    }
+}
+
+fn git(repo: &Path, args: &[&str]) -> Result<String, String> {
+    let output = Command::new("git").arg("-C").arg(repo).args(args).output().map_err(|e| format!("git: {e}"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+    }
+}
+
+/// The files of `commit` into `dest` (`git archive | tar -x`), written to a temporary
+/// directory first so that a failed export leaves nothing half done.
+fn export_revision(root: &Path, commit: &str, dest: &Path) -> Result<(), AbError> {
+    let failed = |why: String| AbError::Command { what: format!("cannot export {commit} to {}", dest.display()), why };
+    let parent = dest.parent().expect("a source directory has a parent");
+    fs::create_dir_all(parent).map_err(|e| failed(e.to_string()))?;
+    let staging = tempfile::tempdir_in(parent).map_err(|e| failed(e.to_string()))?;
+    let mut archive = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["archive", "--format=tar", commit])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| failed(format!("git: {e}")))?;
+    let unpacked = Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(staging.path())
+        .stdin(archive.stdout.take().expect("piped"))
+        .status()
+        .map_err(|e| failed(format!("tar: {e}")))?;
+    let archived = archive.wait().map_err(|e| failed(e.to_string()))?;
+    if !archived.success() || !unpacked.success() {
+        return Err(failed(format!("git archive {archived}, tar {unpacked}")));
+    }
+    fs::rename(staging.keep(), dest).map_err(|e| failed(e.to_string()))
+}
+
+/// `cargo build --release --locked --bin ibench` in `source` with the shared target
+/// directory under `work`; the binary is copied to `dest`, as the next build overwrites it.
+fn build(source: &Path, work: &Path, dest: &Path) -> Result<PathBuf, AbError> {
+    let failed = |why: String| AbError::Command { what: format!("cannot build {}", source.display()), why };
+    let target = work.join("target");
+    eprintln!("ibench ab: building {}", source.display());
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["build", "--release", "--locked", "--bin", "ibench"])
+        .current_dir(source)
+        .env("CARGO_TARGET_DIR", &target)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| failed(format!("cargo: {e}")))?;
+    if !status.success() {
+        return Err(failed(format!("cargo build exited {status}")));
+    }
+    fs::create_dir_all(dest.parent().expect("a binary has a directory")).map_err(|e| failed(e.to_string()))?;
+    fs::copy(target.join("release").join("ibench"), dest).map_err(|e| failed(e.to_string()))?;
+    Ok(dest.to_owned())
+}
+
+/// A running worker process.
+struct Worker {
+    side: &'static str,
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+    jobs: Vec<String>,
+}
+
+impl Worker {
+    fn spawn(side: &'static str, binary: &Path) -> Result<Worker, AbError> {
+        let not_a_worker = |why: String| AbError::NotAWorker { binary: binary.to_owned(), why };
+        let mut child = Command::new(binary)
+            .arg("ab-worker")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| not_a_worker(e.to_string()))?;
+        let input = child.stdin.take().expect("piped");
+        let output = BufReader::new(child.stdout.take().expect("piped"));
+        let mut worker = Worker { side, child, input, output, jobs: Vec::new() };
+        let hello = worker.read_line().map_err(|e| not_a_worker(e.to_string()))?;
+        if hello != HELLO {
+            return Err(not_a_worker(format!("it answered {hello:?}")));
+        }
+        loop {
+            let line = worker.read_line().map_err(|e| not_a_worker(e.to_string()))?;
+            match line.strip_prefix("job ") {
+                Some(job) => worker.jobs.push(job.to_owned()),
+                None if line == "ready" => return Ok(worker),
+                None => return Err(not_a_worker(format!("unexpected line {line:?}"))),
+            }
+        }
+    }
+
+    fn read_line(&mut self) -> io::Result<String> {
+        let mut line = String::new();
+        if self.output.read_line(&mut line)? == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the worker exited"));
+        }
+        Ok(line.trim_end().to_owned())
+    }
+
+    fn time(&mut self, job: &str, n: u64) -> Result<Duration, AbError> {
+        let side = self.side;
+        let failed = |why: String| AbError::Worker { side, job: job.to_owned(), why };
+        writeln!(self.input, "time {job} {n}").and_then(|()| self.input.flush()).map_err(|e| failed(e.to_string()))?;
+        let line = self.read_line().map_err(|e| failed(e.to_string()))?;
+        match line.strip_prefix("ok ").map(str::parse::<u64>) {
+            Some(Ok(ns)) => Ok(Duration::from_nanos(ns)),
+            _ => Err(failed(line.strip_prefix("error ").unwrap_or(&line).to_owned())),
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = writeln!(self.input, "quit");
+        let _ = self.input.flush();
+        let _ = self.child.wait();
+    }
+}
+
+/// One job of one worker as [`TimedCalls`]; the first failure is kept (and ends sampling
+/// early by answering zero time, which the sampler's bounds stop) for the driver to report.
+struct WorkerCalls<'a> {
+    worker: &'a mut Worker,
+    job: &'a str,
+    failure: Option<AbError>,
+}
+
+impl TimedCalls for WorkerCalls<'_> {
+    async fn time(&mut self, n: u64) -> Duration {
+        if self.failure.is_some() {
+            return Duration::ZERO;
+        }
+        self.worker.time(self.job, n).unwrap_or_else(|error| {
+            self.failure = Some(error);
+            Duration::ZERO
+        })
+    }
+}
+
+/// How to compare two builds.
+#[derive(Debug, Clone, Serialize)]
+pub struct AbOptions {
+    /// The smallest change that counts.
+    pub threshold: Threshold,
+    /// How each job is sampled.
+    pub schedule: Schedule,
+    /// Only the jobs whose id matches.
+    #[serde(serialize_with = "serialize_regex")]
+    pub filter: Option<Regex>,
+    /// The confidence level of the intervals.
+    pub confidence: f64,
+}
+
+impl Default for AbOptions {
+    /// 3%, 1 s per job, every job, 95%.
+    fn default() -> Self {
+        AbOptions {
+            threshold: "3%".parse().expect("a valid threshold"),
+            schedule: Schedule::default().time(Duration::from_secs(1)),
+            filter: None,
+            confidence: 0.95,
+        }
+    }
+}
+
+fn serialize_regex<S: serde::Serializer>(regex: &Option<Regex>, serializer: S) -> Result<S::Ok, S::Error> {
+    match regex {
+        Some(regex) => serializer.serialize_str(regex.as_str()),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// One job, base against candidate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobComparison {
+    /// The job, e.g. `in_process/logger/unary`.
+    pub id: String,
+    /// Samples taken.
+    pub samples: usize,
+    /// The base build's median nanoseconds per call.
+    pub base_ns: Estimate,
+    /// The candidate build's median nanoseconds per call.
+    pub candidate_ns: Estimate,
+    /// The median per-sample ratio candidate ÷ base, minus one.
+    pub change: Estimate,
+    /// The smallest change this run could have flagged at the threshold: the threshold plus
+    /// the interval's half-width.
+    pub detectable: f64,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// Two builds compared, job by job.
+#[derive(Debug, Clone, Serialize)]
+pub struct AbReport {
+    /// The builds.
+    pub builds: Builds,
+    /// How they were compared.
+    pub options: AbOptions,
+    /// Each job both builds have.
+    pub jobs: Vec<JobComparison>,
+    /// Jobs only the base has (not judged).
+    pub only_base: Vec<String>,
+    /// Jobs only the candidate has (not judged).
+    pub only_candidate: Vec<String>,
+}
+
+/// Runs both builds' workers and compares every job they share (and the filter selects),
+/// printing each job's line to standard error as it finishes.
+pub fn compare_builds(builds: &Builds, options: &AbOptions) -> Result<AbReport, AbError> {
+    let mut base = Worker::spawn("base", &builds.base)?;
+    let mut candidate = Worker::spawn("candidate", &builds.candidate)?;
+    let selected = |job: &String| options.filter.as_ref().is_none_or(|f| f.is_match(job));
+    let shared: Vec<String> =
+        base.jobs.iter().filter(|job| candidate.jobs.contains(job)).filter(|job| selected(job)).cloned().collect();
+    if shared.is_empty() {
+        return Err(AbError::NothingInCommon { filter: options.filter.as_ref().map(|f| f.as_str().to_owned()) });
+    }
+    let only = |a: &Worker, b: &Worker| -> Vec<String> {
+        a.jobs.iter().filter(|job| !b.jobs.contains(job) && selected(job)).cloned().collect()
+    };
+    let (only_base, only_candidate) = (only(&base, &candidate), only(&candidate, &base));
+    let runtime = current_thread_runtime();
+    let mut jobs = Vec::new();
+    for (done, job) in shared.iter().enumerate() {
+        let mut a = WorkerCalls { worker: &mut base, job, failure: None };
+        let mut b = WorkerCalls { worker: &mut candidate, job, failure: None };
+        // One call each first: a job that fails says so before any sampling.
+        runtime.block_on(async {
+            a.time(1).await;
+            b.time(1).await;
+        });
+        let samples = runtime.block_on(sample_pair(&mut a, &mut b, &options.schedule));
+        if let Some(failure) = a.failure.or(b.failure) {
+            return Err(failure);
+        }
+        let estimate = samples.estimate(options.confidence).expect("a job takes at least one sample");
+        let change = Estimate {
+            point: estimate.ratio.point - 1.0,
+            lower: estimate.ratio.lower - 1.0,
+            upper: estimate.ratio.upper - 1.0,
+        };
+        let threshold = options.threshold.fraction();
+        let verdict = if change.lower > threshold {
+            Verdict::Regressed
+        } else if change.upper < -threshold {
+            Verdict::Improved
+        } else {
+            Verdict::Unchanged
+        };
+        let comparison = JobComparison {
+            id: job.clone(),
+            samples: estimate.samples,
+            base_ns: estimate.reference_ns,
+            candidate_ns: estimate.candidate_ns,
+            detectable: threshold + (change.upper - change.lower) / 2.0,
+            change,
+            verdict,
+        };
+        eprintln!("ibench ab [{}/{}] {}", done + 1, shared.len(), comparison.line());
+        jobs.push(comparison);
+    }
+    Ok(AbReport { builds: builds.clone(), options: options.clone(), jobs, only_base, only_candidate })
+}
+
+impl JobComparison {
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            format_ns(self.base_ns.point),
+            format_ns(self.candidate_ns.point),
+            format_change(&self.change),
+            format!("±{:.1}% → {:.1}%", (self.change.upper - self.change.lower) * 50.0, self.detectable * 100.0),
+            self.verdict.as_str().to_owned(),
+        ]
+    }
+
+    fn line(&self) -> String {
+        let cells = self.cells();
+        format!("{}: {} → {}, {} ({})", cells[0], cells[1], cells[2], cells[3], cells[5])
+    }
+}
+
+fn format_change(change: &Estimate) -> String {
+    let percent = |fraction: f64| format!("{:+.1}%", fraction * 100.0);
+    format!("{} [{}, {}]", percent(change.point), percent(change.lower), percent(change.upper))
+}
+
+impl AbReport {
+    /// The jobs that regressed.
+    pub fn regressions(&self) -> impl Iterator<Item = &JobComparison> {
+        self.jobs.iter().filter(|job| job.verdict == Verdict::Regressed)
+    }
+
+    /// True when no job regressed.
+    pub fn passed(&self) -> bool {
+        self.regressions().next().is_none()
+    }
+
+    /// One line: `PASS`, or `FAIL` with the regressed jobs.
+    pub fn summary(&self) -> String {
+        let regressed: Vec<&str> = self.regressions().map(|job| job.id.as_str()).collect();
+        if regressed.is_empty() {
+            "PASS: no job regressed".to_owned()
+        } else {
+            format!("FAIL: regressed: {}", regressed.join(", "))
+        }
+    }
+
+    /// The report in `format`, ending with a newline.
+    pub fn render(&self, format: Format) -> String {
+        if format == Format::Json {
+            return serde_json::to_string_pretty(self).expect("a report serializes") + "\n";
+        }
+        let markdown = format == Format::Markdown;
+        let heading = if markdown { "### " } else { "" };
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{heading}Build against build: {} (base) vs {} (candidate)\n",
+            self.builds.base_label, self.builds.candidate_label
+        );
+        let _ = writeln!(
+            out,
+            "Change = median per-sample ratio candidate/base - 1, the two builds' calls alternated in time; \
+             [interval] holds it with {:.0}% confidence. Regressed = the whole interval above +{}. \
+             Resolution: the interval's half-width, and the smallest change this run could flag.\n",
+            self.options.confidence * 100.0,
+            self.options.threshold
+        );
+        let header = ["job", "base", "candidate", "change", "resolution → detectable", "verdict"];
+        let rows: Vec<Vec<String>> = self.jobs.iter().map(JobComparison::cells).collect();
+        write_table(&mut out, &header, &rows, markdown);
+        for (what, jobs) in [("Only in the base", &self.only_base), ("Only in the candidate", &self.only_candidate)] {
+            if !jobs.is_empty() {
+                let _ = writeln!(out, "\n{what} (not judged): {}", jobs.join(", "));
+            }
+        }
+        let _ = writeln!(out, "\n{heading}{}", self.summary());
+        out
+    }
+}

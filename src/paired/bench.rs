@@ -1,0 +1,378 @@
+//! [`PairedBench`]: paired measurements of one suite under `cargo bench`, written to
+//! [`paired_dir`](super::paired_dir) for `ibench overhead` and `ibench compare`.
+
+use std::fmt::Debug;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http_body::Body;
+use http_body_util::Full;
+use regex::Regex;
+use tokio::runtime::Runtime;
+use tower::Service;
+
+use super::{PairResult, PairedError, SCHEMA, Schedule, SuiteResults, sample_pair};
+use crate::bench::{
+    BARE_HYPER, BASELINE, Depth, FLOOR, RoundTrips, ServiceCalls, TimedCalls, bare_hyper, current_thread_runtime, floor,
+};
+use crate::greeter::Greeter;
+use crate::overhead::format_ns;
+use crate::rpc::{RpcRequest, RpcResponse};
+use crate::server::BackgroundServer;
+use crate::stack::{Interceptors, Stack, catalog, cumulative_chain, seed_stacks};
+
+/// The confidence level of every paired interval.
+pub const CONFIDENCE: f64 = 0.95;
+
+/// What the bench binary was asked to do, from its command line.
+#[derive(Debug, Clone, PartialEq)]
+enum Mode {
+    /// `cargo bench`: measure and write the results.
+    Measure,
+    /// `cargo test --benches` (no `--bench` flag): run every pair briefly, write nothing.
+    Test,
+    /// `--list`: print the pairs' ids.
+    List,
+    /// `--profile-time`: criterion is profiling; paired measurement stays out of its way.
+    Skip,
+}
+
+/// One suite's paired measurements: each pair is a reference and a candidate measured
+/// interleaved in time (see [`crate::paired`]); [`finish`](PairedBench::finish) writes them.
+///
+/// It reads the bench binary's command line as criterion does: `cargo bench` measures,
+/// `cargo test --benches` runs each pair a few times without writing, a free argument is a
+/// regex selecting pairs by the candidate's id (`cargo bench -- logger`), `--list` lists them,
+/// and `--profile-time` (criterion's flamegraphs) skips the paired runs. `--paired-time 3s`
+/// (or `IBENCH_PAIRED_TIME=3s`) sets the sampling time per pair (default 1.5 s).
+///
+/// ```no_run
+/// use interceptor_bench::bench::{BASELINE, floor};
+/// use interceptor_bench::greeter::Greeter;
+/// use interceptor_bench::paired::PairedBench;
+/// use interceptor_bench::stack::{Interceptors, find};
+///
+/// let mut paired = PairedBench::new("my_suite");
+/// let service = |name: &str| find(name).unwrap().service(&Interceptors::default(), Greeter::new());
+/// paired.rpc(BASELINE, service(BASELINE), "logger", service("logger"));
+/// paired.finish().unwrap(); // target/ibench/paired/my_suite.json
+/// ```
+pub struct PairedBench {
+    suite: String,
+    runtime: Runtime,
+    schedule: Schedule,
+    mode: Mode,
+    filter: Option<Regex>,
+    pairs: Vec<PairResult>,
+    out_dir: PathBuf,
+}
+
+impl PairedBench {
+    /// A suite (`""` for the catalog) configured from the process's command line.
+    ///
+    /// # Panics
+    /// On a filter that is not a regex or a `--paired-time` that is not a duration: a bench
+    /// binary has no better way to refuse its arguments.
+    pub fn new(suite: &str) -> Self {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let env_time = std::env::var("IBENCH_PAIRED_TIME").ok();
+        Self::from_args(suite, &args, env_time.as_deref()).unwrap_or_else(|message| panic!("{message}"))
+    }
+
+    fn from_args(suite: &str, args: &[String], env_time: Option<&str>) -> Result<Self, String> {
+        // criterion's flags that take a value, so that the value is not taken for a filter.
+        const WITH_VALUE: [&str; 15] = [
+            "--save-baseline",
+            "--baseline",
+            "--baseline-lenient",
+            "--load-baseline",
+            "--measurement-time",
+            "--warm-up-time",
+            "--sample-size",
+            "--nresamples",
+            "--noise-threshold",
+            "--confidence-level",
+            "--significance-level",
+            "--output-format",
+            "--color",
+            "--plotting-backend",
+            "--format",
+        ];
+        let mut mode = Mode::Test;
+        let mut filter = None;
+        let mut time = env_time.map(str::to_owned);
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--bench" if mode == Mode::Test => mode = Mode::Measure,
+                "--list" => mode = Mode::List,
+                "--profile-time" => {
+                    args.next();
+                    mode = Mode::Skip;
+                }
+                "--paired-time" => time = Some(args.next().cloned().ok_or("--paired-time needs a duration")?),
+                flag if WITH_VALUE.contains(&flag) => {
+                    args.next();
+                }
+                flag if flag.starts_with('-') => {}
+                pattern => {
+                    let regex = Regex::new(pattern).map_err(|e| format!("invalid bench filter {pattern:?}: {e}"))?;
+                    filter = Some(regex);
+                }
+            }
+        }
+        let mut schedule = if mode == Mode::Test { Schedule::quick() } else { Schedule::default() };
+        if let Some(time) = time.filter(|_| mode == Mode::Measure) {
+            let parsed = humantime::parse_duration(&time)
+                .map_err(|e| format!("invalid paired time {time:?} (write e.g. 1.5s or 800ms): {e}"))?;
+            if parsed.is_zero() || parsed > Duration::from_secs(600) {
+                return Err(format!("paired time {time:?} must be above 0 and at most 10 minutes"));
+            }
+            schedule = schedule.time(parsed);
+        }
+        Ok(PairedBench {
+            suite: suite.to_owned(),
+            runtime: current_thread_runtime(),
+            schedule,
+            mode,
+            filter,
+            pairs: Vec::new(),
+            out_dir: super::paired_dir(None),
+        })
+    }
+
+    /// The runtime the pairs run on (for setting up services that need one).
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Pairs two RPC-level services in-process: `candidate` against `reference`, one
+    /// [`rpc_request`](crate::bench::rpc_request) per call.
+    ///
+    /// # Panics
+    /// When either side fails the benchmark call.
+    pub fn rpc<A, B>(&mut self, reference: &str, a: A, candidate: &str, b: B)
+    where
+        A: Service<RpcRequest, Response = RpcResponse>,
+        A::Error: Debug,
+        B: Service<RpcRequest, Response = RpcResponse>,
+        B::Error: Debug,
+    {
+        if !self.selected(Depth::InProcess, candidate) {
+            return;
+        }
+        let (mut a, mut b) = (ServiceCalls::rpc(a), ServiceCalls::rpc(b));
+        self.check(reference, a.check());
+        self.check(candidate, b.check());
+        self.measure(Depth::InProcess, (reference, a), (candidate, b));
+    }
+
+    /// Pairs two HTTP-level services in-process: `candidate` against `reference`, one
+    /// [`http_request`](crate::bench::http_request) per call, each response body drained.
+    ///
+    /// # Panics
+    /// When either side fails the benchmark call or does not answer 2xx.
+    pub fn http<A, B, BA, BB>(&mut self, reference: &str, a: A, candidate: &str, b: B)
+    where
+        A: Service<http::Request<Full<Bytes>>, Response = http::Response<BA>>,
+        A::Error: Debug,
+        BA: Body,
+        BA::Error: Debug,
+        B: Service<http::Request<Full<Bytes>>, Response = http::Response<BB>>,
+        B::Error: Debug,
+        BB: Body,
+        BB::Error: Debug,
+    {
+        if !self.selected(Depth::InProcess, candidate) {
+            return;
+        }
+        let (mut a, mut b) = (ServiceCalls::http(a), ServiceCalls::http(b));
+        self.check(reference, a.check());
+        self.check(candidate, b.check());
+        self.measure(Depth::InProcess, (reference, a), (candidate, b));
+    }
+
+    /// Pairs two loopback servers: sequential round trips on one keep-alive connection to
+    /// each, alternated.
+    ///
+    /// # Panics
+    /// When either server cannot be reached or fails the benchmark call.
+    pub fn loopback(&mut self, reference: &str, a: SocketAddr, candidate: &str, b: SocketAddr) {
+        if !self.selected(Depth::Loopback, candidate) {
+            return;
+        }
+        let connect = |name: &str, addr| {
+            let mut calls = self
+                .runtime
+                .block_on(RoundTrips::connect(addr, 1))
+                .unwrap_or_else(|e| panic!("cannot connect to {name:?} at {addr}: {e}"));
+            self.check(name, calls.check());
+            calls
+        };
+        let (a, b) = (connect(reference, a), connect(candidate, b));
+        self.measure(Depth::Loopback, (reference, a), (candidate, b));
+    }
+
+    /// The catalog's pairs: in-process, `baseline` against the `floor` (what the handler
+    /// costs), every catalog stack against `baseline`, and each step of the cumulative chain
+    /// against the step before (`chain/1` against `baseline`); over loopback, `baseline`
+    /// against the bare-hyper anchor (what the codec and server cost) and every other seed
+    /// stack against `baseline`, each stack on its own server.
+    ///
+    /// # Panics
+    /// When a stack fails the benchmark call or a loopback server cannot start.
+    pub fn catalog(&mut self) {
+        let interceptors = Interceptors::default();
+        let service = |stack: &Stack| stack.service(&interceptors, Greeter::new());
+        let baseline = Stack::of(BASELINE, &[]);
+        self.rpc(FLOOR, floor(), BASELINE, service(&baseline));
+        for stack in catalog().iter().filter(|stack| stack.name() != BASELINE) {
+            self.rpc(BASELINE, service(&baseline), stack.name(), service(stack));
+        }
+        let mut previous = baseline.clone();
+        for step in cumulative_chain() {
+            self.rpc(previous.name(), service(&previous), step.name(), service(&step));
+            previous = step;
+        }
+        let start = |stack: &Stack| {
+            BackgroundServer::start(stack, &interceptors)
+                .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()))
+        };
+        let reference = start(&baseline);
+        if self.selected_quietly(Depth::Loopback, BASELINE) {
+            let anchor = BackgroundServer::start_service(bare_hyper()).expect("a loopback server for bare hyper");
+            self.loopback(BARE_HYPER, anchor.addr(), BASELINE, reference.addr());
+        }
+        for stack in seed_stacks().iter().filter(|stack| stack.name() != BASELINE) {
+            if self.selected_quietly(Depth::Loopback, stack.name()) {
+                let server = start(stack);
+                self.loopback(BASELINE, reference.addr(), stack.name(), server.addr());
+            }
+        }
+    }
+
+    /// Writes the suite's results (merged with earlier ones, see
+    /// [`SuiteResults::write_merged`]) and returns the file; `None` when nothing was measured
+    /// (`cargo test --benches`, `--list`, a filter that matched nothing).
+    pub fn finish(self) -> Result<Option<PathBuf>, PairedError> {
+        if self.mode != Mode::Measure || self.pairs.is_empty() {
+            return Ok(None);
+        }
+        let results = SuiteResults {
+            schema: SCHEMA.to_owned(),
+            suite: self.suite,
+            confidence: CONFIDENCE,
+            schedule: self.schedule,
+            pairs: self.pairs,
+        };
+        let path = results.write_merged(&self.out_dir)?;
+        eprintln!("paired results: {}", path.display());
+        Ok(Some(path))
+    }
+
+    /// Whether the pair of `candidate` at `depth` runs; prints it under `--list`.
+    fn selected(&self, depth: Depth, candidate: &str) -> bool {
+        let matches = self.selected_id(depth, candidate);
+        match self.mode {
+            Mode::List if matches => {
+                println!("paired {}/{candidate}/{}: benchmark", depth.group(&self.suite), depth.overhead_variant());
+                false
+            }
+            Mode::Measure | Mode::Test => matches,
+            Mode::List | Mode::Skip => false,
+        }
+    }
+
+    /// Whether the pair of `candidate` at `depth` would run, without listing it.
+    fn selected_quietly(&self, depth: Depth, candidate: &str) -> bool {
+        self.mode == Mode::List || self.selected_id(depth, candidate)
+    }
+
+    fn selected_id(&self, depth: Depth, candidate: &str) -> bool {
+        let id = format!("{}/{candidate}/{}", depth.group(&self.suite), depth.overhead_variant());
+        self.filter.as_ref().is_none_or(|filter| filter.is_match(&id))
+    }
+
+    fn check(&self, name: &str, first_call: impl Future<Output = Result<(), String>>) {
+        if let Err(answer) = self.runtime.block_on(first_call) {
+            panic!("stack {name:?} failed the benchmark call, so there is nothing to measure: {answer}");
+        }
+    }
+
+    fn measure(&mut self, depth: Depth, reference: (&str, impl TimedCalls), candidate: (&str, impl TimedCalls)) {
+        let ((reference, mut a), (candidate, mut b)) = (reference, candidate);
+        let samples = self.runtime.block_on(sample_pair(&mut a, &mut b, &self.schedule));
+        let estimate = samples.estimate(CONFIDENCE).expect("a pair takes at least one sample");
+        let pair = PairResult {
+            depth,
+            variant: depth.overhead_variant().to_owned(),
+            reference: reference.to_owned(),
+            candidate: candidate.to_owned(),
+            batch: samples.batch,
+            estimate,
+            measured: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        };
+        if self.mode == Mode::Test {
+            println!("Testing paired {} vs {reference}\nSuccess", pair.id(&self.suite));
+        } else {
+            eprintln!("{}", describe(&pair, &self.suite));
+        }
+        self.pairs.push(pair);
+    }
+}
+
+/// One line per pair, as it finishes: `in_process/logger/unary vs baseline: +812 ns [+806 ns,
+/// +818 ns] ×3.52 [3.51, 3.53] (1,204 samples of 2×64)`.
+fn describe(pair: &PairResult, suite: &str) -> String {
+    let e = &pair.estimate;
+    let signed = |ns: f64| if ns >= 0.0 { format!("+{}", format_ns(ns)) } else { format_ns(ns) };
+    format!(
+        "paired {:<48} vs {:<12} {} [{}, {}]  ×{:.3} [{:.3}, {:.3}]  ({} samples of 2×{})",
+        pair.id(suite),
+        pair.reference,
+        signed(e.difference_ns.point),
+        signed(e.difference_ns.lower),
+        signed(e.difference_ns.upper),
+        e.ratio.point,
+        e.ratio.lower,
+        e.ratio.upper,
+        e.samples,
+        pair.batch
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<PairedBench, String> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        PairedBench::from_args("", &args, None)
+    }
+
+    #[test]
+    fn the_command_line_is_read_as_criterion_reads_it() {
+        assert_eq!(parse(&[]).unwrap().mode, Mode::Test, "cargo test --benches passes no --bench");
+        assert_eq!(parse(&["--bench"]).unwrap().mode, Mode::Measure);
+        assert_eq!(parse(&["--bench", "--list"]).unwrap().mode, Mode::List);
+        assert_eq!(parse(&["--bench", "--profile-time", "5"]).unwrap().mode, Mode::Skip);
+        let filtered = parse(&["--bench", "--save-baseline", "main", "logger"]).unwrap();
+        assert_eq!(filtered.filter.unwrap().as_str(), "logger", "a flag's value is no filter");
+        let timed = parse(&["--bench", "--paired-time", "300ms"]).unwrap();
+        assert_eq!(timed.schedule.time, Duration::from_millis(300));
+        assert_eq!(parse(&["--paired-time", "300ms"]).unwrap().schedule, Schedule::quick(), "tests stay quick");
+        for bad in [&["--bench", "--paired-time", "soon"][..], &["--bench", "--paired-time", "0s"], &["("]] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn filters_select_pairs_by_the_candidates_id() {
+        let bench = parse(&["--bench", "^in_process/log"]).unwrap();
+        assert!(bench.selected(Depth::InProcess, "logger"));
+        assert!(!bench.selected(Depth::InProcess, "otel"));
+        assert!(!bench.selected(Depth::Loopback, "logger"));
+    }
+}
