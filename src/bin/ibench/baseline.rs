@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use interceptor_bench::baseline::{Baseline, BaselineError, DEFAULT_DIR, Provenance, path_of, validate_name};
-use interceptor_bench::results::{Results, criterion_dir};
+use interceptor_bench::paired::{PairedError, SuiteResults, paired_dir};
+use interceptor_bench::results::{Results, ResultsError, criterion_dir};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,7 +16,8 @@ pub struct Args {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Save the last `cargo bench` run (criterion's `new` results) as <DIR>/<NAME>.json; never overwrites without --force.
+    /// Save the last `cargo bench` run (its paired results and criterion's `new` results, whichever exist) as
+    /// <DIR>/<NAME>.json; never overwrites without --force.
     Save(SaveArgs),
     /// Write <DIR>/<NAME>.json into criterion's directory as its baseline NAME, for `cargo bench -- --baseline NAME`.
     Restore(RestoreArgs),
@@ -40,6 +42,9 @@ struct Where {
 struct SaveArgs {
     #[command(flatten)]
     at: Where,
+    /// The paired results directory [default: $CARGO_TARGET_DIR/ibench/paired, else target/ibench/paired]
+    #[arg(long, value_name = "DIR")]
+    paired_dir: Option<PathBuf>,
     /// The command that produced the results, recorded in the file (e.g. "cargo bench --bench in_process").
     #[arg(long, value_name = "COMMAND")]
     bench_command: Option<String>,
@@ -76,14 +81,41 @@ fn save(args: SaveArgs) -> Result<String, String> {
     if !at.force && path.exists() {
         return Err(BaselineError::Exists { path }.to_string());
     }
-    let results =
-        Results::read(&criterion_dir(at.criterion_dir.as_deref()), Results::LAST_RUN).map_err(|e| e.to_string())?;
+    let criterion = Results::read(&criterion_dir(at.criterion_dir.as_deref()), Results::LAST_RUN);
+    let paired_dir = paired_dir(args.paired_dir.as_deref());
+    let paired = match SuiteResults::read_dir(&paired_dir) {
+        Ok(suites) => suites,
+        Err(PairedError::NoResults { .. }) => Vec::new(),
+        Err(e) => return Err(e.to_string()),
+    };
     let argv: Vec<String> = std::env::args().collect();
     let command = shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "));
     let provenance = Provenance::collect(&command, args.bench_command.as_deref());
-    let baseline = Baseline::from_results(&at.name, &results, provenance).map_err(|e| e.to_string())?;
+    let pairs: usize = paired.iter().map(|suite| suite.pairs.len()).sum();
+    let (baseline, from) = match criterion {
+        Ok(results) => {
+            let baseline = Baseline::from_results(&at.name, &results, provenance).map_err(|e| e.to_string())?;
+            (baseline.with_paired(paired, &paired_dir), format!("{} and {}", results.dir().display(), paired_dir.display()))
+        }
+        Err(ResultsError::NoResults { .. }) if !paired.is_empty() => {
+            let baseline = Baseline::from_paired(&at.name, paired, &paired_dir, provenance).map_err(|e| e.to_string())?;
+            (baseline, paired_dir.display().to_string())
+        }
+        Err(e) => return Err(format!("{e}; nor any paired results in {}", paired_dir.display())),
+    };
+    if baseline.paired.is_empty() {
+        eprintln!(
+            "ibench baseline save: no paired results in {}: `ibench compare` will fall back to criterion's unpaired \
+             medians; run `cargo bench --bench paired` before saving",
+            paired_dir.display()
+        );
+    }
     let path = baseline.save(&at.dir, at.force).map_err(|e| e.to_string())?;
-    Ok(format!("saved {} benches from {} to {}", baseline.benches.len(), results.dir().display(), path.display()))
+    Ok(format!(
+        "saved {} benches and {pairs} pairs from {from} to {}",
+        baseline.benches.len(),
+        path.display()
+    ))
 }
 
 fn restore(args: RestoreArgs) -> Result<String, String> {
