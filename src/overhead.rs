@@ -271,7 +271,11 @@ impl OverheadReport {
 
     /// Builds the table of every suite in paired results read from `dir`, judged against
     /// `budget` per interceptor.
-    pub fn from_paired(suites: &[SuiteResults], dir: &std::path::Path, budget: Duration) -> Result<OverheadReport, NoBaseline> {
+    pub fn from_paired(
+        suites: &[SuiteResults],
+        dir: &std::path::Path,
+        budget: Duration,
+    ) -> Result<OverheadReport, NoBaseline> {
         let budget_ns = budget.as_nanos() as f64;
         let rows: Vec<Suite> = suites.iter().filter_map(|suite| Suite::from_paired(suite, budget_ns)).collect();
         if rows.is_empty() {
@@ -501,7 +505,8 @@ impl Suite {
         let pair = |depth: Depth, reference: &str, candidate: &str| {
             results.pairs.iter().find(|p| p.depth == depth && p.reference == reference && p.candidate == candidate)
         };
-        let over_baseline = |depth: Depth| results.pairs.iter().filter(move |p| p.depth == depth && p.reference == BASELINE);
+        let over_baseline =
+            |depth: Depth| results.pairs.iter().filter(move |p| p.depth == depth && p.reference == BASELINE);
         let baseline_ns = |depth: Depth, anchor: &str| {
             pair(depth, anchor, BASELINE)
                 .map(|p| p.estimate.candidate_ns.point)

@@ -68,8 +68,8 @@ use std::collections::BTreeMap;
 
 use super::{Baseline, Commit, Machine};
 use crate::bench::BASELINE;
-use crate::paired::{PairResult, SuiteResults};
 use crate::overhead::{Format, OverheadReport, format_ns, write_table};
+use crate::paired::{PairResult, SuiteResults};
 use crate::results::{BenchId, Estimate, Results};
 
 /// Which change the gate judges (also `ibench compare --signal`).
@@ -371,7 +371,9 @@ impl Comparison {
         let pairs = |suites: &[SuiteResults]| -> BTreeMap<String, (String, PairResult)> {
             suites
                 .iter()
-                .flat_map(|suite| suite.pairs.iter().map(move |pair| (pair.id(&suite.suite), (suite.suite.clone(), pair.clone()))))
+                .flat_map(|suite| {
+                    suite.pairs.iter().map(move |pair| (pair.id(&suite.suite), (suite.suite.clone(), pair.clone())))
+                })
                 .collect()
         };
         let (then, now_pairs) = (pairs(&baseline.paired), pairs(now));
@@ -382,9 +384,11 @@ impl Comparison {
                 only_in_baseline.push(id.clone());
                 continue;
             };
-            let interval = |e: &crate::paired::stats::Estimate| Interval { point: e.point, lower: e.lower, upper: e.upper };
+            let interval =
+                |e: &crate::paired::stats::Estimate| Interval { point: e.point, lower: e.lower, upper: e.upper };
             let (then_e, now_e) = (&saved.estimate, &current.estimate);
-            let absolute = Change::between(interval(&then_e.candidate_ns), interval(&now_e.candidate_ns), options.threshold);
+            let absolute =
+                Change::between(interval(&then_e.candidate_ns), interval(&now_e.candidate_ns), options.threshold);
             let relative = Change::between(interval(&then_e.ratio), interval(&now_e.ratio), options.threshold);
             benches.push(BenchComparison {
                 id: id.clone(),
@@ -393,7 +397,9 @@ impl Comparison {
                 relative: Some(relative),
                 verdict: relative.verdict,
                 detectable: Some(
-                    options.threshold.fraction() + then_e.ratio.relative_half_width() + now_e.ratio.relative_half_width(),
+                    options.threshold.fraction()
+                        + then_e.ratio.relative_half_width()
+                        + now_e.ratio.relative_half_width(),
                 ),
             });
         }
@@ -556,7 +562,8 @@ impl Comparison {
             o.signal.as_str(),
             o.threshold
         );
-        let mut header = vec!["bench", "baseline", "now", "change", "vs reference then → now", "relative change", "verdict"];
+        let mut header =
+            vec!["bench", "baseline", "now", "change", "vs reference then → now", "relative change", "verdict"];
         let paired = o.signal == Signal::Paired;
         if paired {
             header.insert(6, "detectable");

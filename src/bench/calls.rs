@@ -113,7 +113,6 @@ pub fn bare_hyper()
     })
 }
 
-
 /// Something whose calls a bench times: `n` calls per [`time`](TimedCalls::time), built and
 /// dropped outside the timing, in batches of at most 64.
 pub trait TimedCalls {
@@ -136,12 +135,7 @@ impl<S> ServiceCalls<S, (), (), ()> {
     /// Calls of an RPC-level `service` with [`rpc_request`].
     pub fn rpc(
         service: S,
-    ) -> ServiceCalls<
-        S,
-        impl Fn() -> RpcRequest,
-        impl AsyncFn(RpcResponse) -> RpcResponse,
-        impl Fn(&RpcResponse) -> bool,
-    >
+    ) -> ServiceCalls<S, impl Fn() -> RpcRequest, impl AsyncFn(RpcResponse) -> RpcResponse, impl Fn(&RpcResponse) -> bool>
     where
         S: Service<RpcRequest, Response = RpcResponse>,
     {

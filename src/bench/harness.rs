@@ -111,9 +111,9 @@ impl Harness {
     /// When the server cannot be reached, a round trip fails, or the first call does not
     /// answer 200.
     pub fn loopback(&self, group: &mut BenchmarkGroup<'_, WallTime>, stack: &str, addr: SocketAddr) {
-        let (sequential, concurrent) = self.runtime.block_on(async {
-            (RoundTrips::connect(addr, 1).await, RoundTrips::connect(addr, CONCURRENCY).await)
-        });
+        let (sequential, concurrent) = self
+            .runtime
+            .block_on(async { (RoundTrips::connect(addr, 1).await, RoundTrips::connect(addr, CONCURRENCY).await) });
         let connect_failed = |e| panic!("cannot connect to {stack:?} at {addr}: {e}");
         let (mut sequential, concurrent) =
             (sequential.unwrap_or_else(connect_failed), concurrent.unwrap_or_else(connect_failed));

@@ -122,7 +122,12 @@ impl Builds {
         let base = build(&source, work, &bin.join(format!("ibench-{}", &commit[..12])))?;
         let candidate = build(Path::new(&root), work, &bin.join("ibench-worktree"))?;
         let short = &commit[..12];
-        Ok(Builds { base, base_label: format!("{revision} ({short})"), candidate, candidate_label: "working tree".into() })
+        Ok(Builds {
+            base,
+            base_label: format!("{revision} ({short})"),
+            candidate,
+            candidate_label: "working tree".into(),
+        })
     }
 }
 

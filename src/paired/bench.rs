@@ -4,24 +4,25 @@
 use std::fmt::Debug;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body::Body;
 use http_body_util::Full;
 use regex::Regex;
 use tokio::runtime::Runtime;
-use tower::Service;
+use tower::util::MapRequestLayer;
+use tower::{Layer, Service};
 
 use super::{PairResult, PairedError, SCHEMA, Schedule, SuiteResults, sample_pair};
 use crate::bench::{
     BARE_HYPER, BASELINE, Depth, FLOOR, RoundTrips, ServiceCalls, TimedCalls, bare_hyper, current_thread_runtime, floor,
 };
 use crate::greeter::Greeter;
-use crate::server::BackgroundServer;
-use crate::stack::{Interceptors, Stack, catalog, cumulative_chain, seed_stacks};
 use crate::overhead::format_ns;
 use crate::rpc::{RpcRequest, RpcResponse};
+use crate::server::BackgroundServer;
+use crate::stack::{BoxRpcService, Interceptors, Stack, catalog, cumulative_chain, seed_stacks};
 
 /// The confidence level of every paired interval.
 pub const CONFIDENCE: f64 = 0.95;
@@ -48,6 +49,12 @@ enum Mode {
 /// and `--profile-time` (criterion's flamegraphs) skips the paired runs. `--paired-time 3s`
 /// (or `IBENCH_PAIRED_TIME=3s`) sets the sampling time per pair (default 1.5 s).
 ///
+/// `--inject STACK=DURATION` (e.g. `fallback=50ns`) is the gate's self-test: it makes every
+/// call of the catalog stack `STACK` busy-wait `DURATION` first, and adds the pair
+/// `injected_spin` (the spin alone over `baseline`) so the run also measures what it injected.
+/// Compare such a run with a baseline of a clean run to see whether the gate flags a
+/// regression of that size on your machine, and nothing else.
+///
 /// ```no_run
 /// use interceptor_bench::bench::{BASELINE, floor};
 /// use interceptor_bench::greeter::Greeter;
@@ -67,7 +74,11 @@ pub struct PairedBench {
     filter: Option<Regex>,
     pairs: Vec<PairResult>,
     out_dir: PathBuf,
+    inject: Option<(String, Duration)>,
 }
+
+/// The candidate name of the injected spin alone, over `baseline`.
+pub const INJECTED_SPIN: &str = "injected_spin";
 
 impl PairedBench {
     /// A suite (`""` for the catalog) configured from the process's command line.
@@ -103,6 +114,7 @@ impl PairedBench {
         let mut mode = Mode::Test;
         let mut filter = None;
         let mut time = env_time.map(str::to_owned);
+        let mut inject = None;
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -113,6 +125,10 @@ impl PairedBench {
                     mode = Mode::Skip;
                 }
                 "--paired-time" => time = Some(args.next().cloned().ok_or("--paired-time needs a duration")?),
+                "--inject" => {
+                    let spec = args.next().ok_or("--inject needs STACK=DURATION, e.g. fallback=50ns")?;
+                    inject = Some(parse_injection(spec)?);
+                }
                 flag if WITH_VALUE.contains(&flag) => {
                     args.next();
                 }
@@ -140,6 +156,7 @@ impl PairedBench {
             filter,
             pairs: Vec::new(),
             out_dir: super::paired_dir(None),
+            inject,
         })
     }
 
@@ -225,9 +242,31 @@ impl PairedBench {
     /// When a stack fails the benchmark call or a loopback server cannot start.
     pub fn catalog(&mut self) {
         let interceptors = Interceptors::default();
-        let service = |stack: &Stack| stack.service(&interceptors, Greeter::new());
+        let inject = self.inject.clone();
+        let spun = |service: BoxRpcService, spin: Duration| {
+            BoxRpcService::new(
+                MapRequestLayer::new(move |request| {
+                    let start = Instant::now();
+                    while start.elapsed() < spin {
+                        std::hint::spin_loop();
+                    }
+                    request
+                })
+                .layer(service),
+            )
+        };
+        let service = |stack: &Stack| {
+            let service = stack.service(&interceptors, Greeter::new());
+            match &inject {
+                Some((name, spin)) if name == stack.name() => spun(service, *spin),
+                _ => service,
+            }
+        };
         let baseline = Stack::of(BASELINE, &[]);
         self.rpc(FLOOR, floor(), BASELINE, service(&baseline));
+        if let Some((_, spin)) = inject.as_ref() {
+            self.rpc(BASELINE, service(&baseline), INJECTED_SPIN, spun(service(&baseline), *spin));
+        }
         for stack in catalog().iter().filter(|stack| stack.name() != BASELINE) {
             self.rpc(BASELINE, service(&baseline), stack.name(), service(stack));
         }
@@ -323,6 +362,18 @@ impl PairedBench {
     }
 }
 
+/// `STACK=DURATION` of `--inject`, the stack one of the catalog's.
+fn parse_injection(spec: &str) -> Result<(String, Duration), String> {
+    let usage = || format!("invalid --inject {spec:?}: write STACK=DURATION, e.g. fallback=50ns");
+    let (stack, duration) = spec.split_once('=').ok_or_else(usage)?;
+    crate::stack::find(stack).map_err(|e| format!("--inject: {e}"))?;
+    let duration = humantime::parse_duration(duration).map_err(|_| usage())?;
+    if duration > Duration::from_millis(10) {
+        return Err(format!("--inject {spec:?}: spin at most 10ms"));
+    }
+    Ok((stack.to_owned(), duration))
+}
+
 /// One line per pair, as it finishes: `in_process/logger/unary vs baseline: +812 ns [+806 ns,
 /// +818 ns] ×3.52 [3.51, 3.53] (1,204 samples of 2×64)`.
 fn describe(pair: &PairResult, suite: &str) -> String {
@@ -363,7 +414,17 @@ mod tests {
         let timed = parse(&["--bench", "--paired-time", "300ms"]).unwrap();
         assert_eq!(timed.schedule.time, Duration::from_millis(300));
         assert_eq!(parse(&["--paired-time", "300ms"]).unwrap().schedule, Schedule::quick(), "tests stay quick");
-        for bad in [&["--bench", "--paired-time", "soon"][..], &["--bench", "--paired-time", "0s"], &["("]] {
+        let injected = parse(&["--bench", "--inject", "fallback=50ns"]).unwrap();
+        assert_eq!(injected.inject, Some(("fallback".to_owned(), Duration::from_nanos(50))));
+        let bad_args: [&[&str]; 6] = [
+            &["--bench", "--paired-time", "soon"],
+            &["--bench", "--paired-time", "0s"],
+            &["("],
+            &["--inject", "nope=50ns"],
+            &["--inject", "fallback"],
+            &["--inject", "fallback=1s"],
+        ];
+        for bad in bad_args {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
     }

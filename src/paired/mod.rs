@@ -319,7 +319,9 @@ impl SuiteResults {
     pub fn read_dir(dir: &Path) -> Result<Vec<SuiteResults>, PairedError> {
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(PairedError::NoResults { dir: dir.to_owned() }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(PairedError::NoResults { dir: dir.to_owned() });
+            }
             Err(source) => return Err(PairedError::Io { path: dir.to_owned(), source }),
         };
         let mut paths: Vec<PathBuf> = entries

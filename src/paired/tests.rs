@@ -157,7 +157,8 @@ fn merged_writes_replace_remeasured_pairs_and_keep_the_others() {
     assert_eq!(path, dir.path().join("catalog.json"));
     let read = SuiteResults::read_dir(dir.path()).unwrap();
     assert_eq!(read.len(), 1);
-    let ratios: Vec<(String, f64)> = read[0].pairs.iter().map(|p| (p.candidate.clone(), p.estimate.ratio.point)).collect();
+    let ratios: Vec<(String, f64)> =
+        read[0].pairs.iter().map(|p| (p.candidate.clone(), p.estimate.ratio.point)).collect();
     assert_eq!(ratios, [("logger".to_owned(), 3.5), ("otel".to_owned(), 2.0)]);
     assert_eq!(read[0].pairs[0].id(""), "in_process/logger/unary");
 

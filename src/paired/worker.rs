@@ -24,7 +24,9 @@ use std::time::Duration;
 
 use tokio::runtime::Runtime;
 
-use crate::bench::{BARE_HYPER, Depth, FLOOR, RoundTrips, ServiceCalls, TimedCalls, bare_hyper, current_thread_runtime, floor};
+use crate::bench::{
+    BARE_HYPER, Depth, FLOOR, RoundTrips, ServiceCalls, TimedCalls, bare_hyper, current_thread_runtime, floor,
+};
 use crate::greeter::Greeter;
 use crate::server::BackgroundServer;
 use crate::stack::{Interceptors, Stack, catalog, cumulative_chain, seed_stacks};
@@ -99,9 +101,7 @@ fn prepare(runtime: &Runtime, index: usize, job: &Job) -> Result<Prepared, Strin
             Ok(prepared(Box::new(calls), None))
         }
         JobKind::BareHyper => loopback(BackgroundServer::start_service(bare_hyper()).map_err(|e| e.to_string())?),
-        JobKind::Loopback(stack) => {
-            loopback(BackgroundServer::start(stack, &interceptors).map_err(|e| e.to_string())?)
-        }
+        JobKind::Loopback(stack) => loopback(BackgroundServer::start(stack, &interceptors).map_err(|e| e.to_string())?),
     }
 }
 
@@ -176,7 +176,9 @@ mod tests {
 
     #[test]
     fn bad_requests_get_an_error_line_and_the_worker_goes_on() {
-        let lines = session("time nope 5\ntime in_process/floor/unary 0\nhello\ntime in_process/floor/unary 3\nquit\ntime x 1\n");
+        let lines = session(
+            "time nope 5\ntime in_process/floor/unary 0\nhello\ntime in_process/floor/unary 3\nquit\ntime x 1\n",
+        );
         let answers: Vec<&String> = lines.iter().skip_while(|l| *l != "ready").skip(1).collect();
         assert_eq!(answers.len(), 4, "{answers:?}");
         assert!(answers[0].starts_with("error unknown job \"nope\""));

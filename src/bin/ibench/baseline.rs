@@ -95,10 +95,14 @@ fn save(args: SaveArgs) -> Result<String, String> {
     let (baseline, from) = match criterion {
         Ok(results) => {
             let baseline = Baseline::from_results(&at.name, &results, provenance).map_err(|e| e.to_string())?;
-            (baseline.with_paired(paired, &paired_dir), format!("{} and {}", results.dir().display(), paired_dir.display()))
+            (
+                baseline.with_paired(paired, &paired_dir),
+                format!("{} and {}", results.dir().display(), paired_dir.display()),
+            )
         }
         Err(ResultsError::NoResults { .. }) if !paired.is_empty() => {
-            let baseline = Baseline::from_paired(&at.name, paired, &paired_dir, provenance).map_err(|e| e.to_string())?;
+            let baseline =
+                Baseline::from_paired(&at.name, paired, &paired_dir, provenance).map_err(|e| e.to_string())?;
             (baseline, paired_dir.display().to_string())
         }
         Err(e) => return Err(format!("{e}; nor any paired results in {}", paired_dir.display())),
@@ -111,11 +115,7 @@ fn save(args: SaveArgs) -> Result<String, String> {
         );
     }
     let path = baseline.save(&at.dir, at.force).map_err(|e| e.to_string())?;
-    Ok(format!(
-        "saved {} benches and {pairs} pairs from {from} to {}",
-        baseline.benches.len(),
-        path.display()
-    ))
+    Ok(format!("saved {} benches and {pairs} pairs from {from} to {}", baseline.benches.len(), path.display()))
 }
 
 fn restore(args: RestoreArgs) -> Result<String, String> {
