@@ -1,6 +1,6 @@
 //! Paired benches: every overhead measured side by side, the stack and its reference
 //! interleaved in time (see `interceptor_bench::paired`), written to
-//! `target/ibench/paired/<suite>.json` for `ibench overhead` and `ibench compare`.
+//! `target/criterion/ibench-paired/<suite>.json` for `ibench overhead` and `ibench compare`.
 //!
 //! - suite `""` (the catalog): `baseline` against `floor`, every catalog stack against
 //!   `baseline`, each `chain/N` against `chain/N-1`, in-process; over loopback `baseline`

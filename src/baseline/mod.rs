@@ -441,8 +441,8 @@ impl Baseline {
             None => return Err(corrupt("no \"schema\" version".to_owned())),
         }
         let baseline: Baseline = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
-        if baseline.benches.is_empty() {
-            return Err(corrupt("no benches".to_owned()));
+        if baseline.benches.is_empty() && baseline.paired.is_empty() {
+            return Err(corrupt("no benches and no paired results".to_owned()));
         }
         Ok(baseline)
     }

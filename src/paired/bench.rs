@@ -64,7 +64,7 @@ enum Mode {
 /// let mut paired = PairedBench::new("my_suite");
 /// let service = |name: &str| find(name).unwrap().service(&Interceptors::default(), Greeter::new());
 /// paired.rpc(BASELINE, service(BASELINE), "logger", service("logger"));
-/// paired.finish().unwrap(); // target/ibench/paired/my_suite.json
+/// paired.finish().unwrap(); // target/criterion/ibench-paired/my_suite.json
 /// ```
 pub struct PairedBench {
     suite: String,
@@ -155,7 +155,7 @@ impl PairedBench {
             mode,
             filter,
             pairs: Vec::new(),
-            out_dir: super::paired_dir(None),
+            out_dir: super::paired_dir(&crate::results::criterion_dir(None)),
             inject,
         })
     }

@@ -30,7 +30,8 @@ struct Where {
     /// The directory of baseline files.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DIR)]
     dir: PathBuf,
-    /// Criterion's results directory [default: $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, else target/criterion]
+    /// Criterion's results directory, which also holds the paired results (its ibench-paired/ folder) [default:
+    /// $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, else target/criterion]
     #[arg(long, value_name = "DIR")]
     criterion_dir: Option<PathBuf>,
     /// Replace what is already there.
@@ -42,9 +43,6 @@ struct Where {
 struct SaveArgs {
     #[command(flatten)]
     at: Where,
-    /// The paired results directory [default: $CARGO_TARGET_DIR/ibench/paired, else target/ibench/paired]
-    #[arg(long, value_name = "DIR")]
-    paired_dir: Option<PathBuf>,
     /// The command that produced the results, recorded in the file (e.g. "cargo bench --bench in_process").
     #[arg(long, value_name = "COMMAND")]
     bench_command: Option<String>,
@@ -81,8 +79,9 @@ fn save(args: SaveArgs) -> Result<String, String> {
     if !at.force && path.exists() {
         return Err(BaselineError::Exists { path }.to_string());
     }
-    let criterion = Results::read(&criterion_dir(at.criterion_dir.as_deref()), Results::LAST_RUN);
-    let paired_dir = paired_dir(args.paired_dir.as_deref());
+    let criterion_dir = criterion_dir(at.criterion_dir.as_deref());
+    let criterion = Results::read(&criterion_dir, Results::LAST_RUN);
+    let paired_dir = paired_dir(&criterion_dir);
     let paired = match SuiteResults::read_dir(&paired_dir) {
         Ok(suites) => suites,
         Err(PairedError::NoResults { .. }) => Vec::new(),

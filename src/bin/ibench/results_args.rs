@@ -16,13 +16,10 @@ pub struct ResultsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Criterion's results directory [default: $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, else target/criterion]
+    /// Criterion's results directory, which also holds the paired results (its ibench-paired/ folder) [default:
+    /// $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, else target/criterion]
     #[arg(long, value_name = "DIR")]
     pub criterion_dir: Option<PathBuf>,
-    /// The paired results directory (`cargo bench --bench paired` writes it) [default: $CARGO_TARGET_DIR/ibench/paired,
-    /// else target/ibench/paired]
-    #[arg(long, value_name = "DIR")]
-    pub paired_dir: Option<PathBuf>,
 }
 
 impl ResultsArgs {
@@ -33,7 +30,7 @@ impl ResultsArgs {
 
     /// The paired results directory.
     pub fn paired_dir(&self) -> PathBuf {
-        paired_dir(self.paired_dir.as_deref())
+        paired_dir(&criterion_dir(self.criterion_dir.as_deref()))
     }
 
     /// Every suite's paired results.
