@@ -37,11 +37,15 @@ impl comparators::Visit for PairedBench {
 }
 
 fn main() {
-    let mut catalog = PairedBench::new("");
-    catalog.catalog();
+    let (mut catalog, mut comparators) = (PairedBench::new(""), PairedBench::new("comparators"));
+    let rounds = catalog.rounds();
+    for round in 1..=rounds {
+        if rounds > 1 {
+            eprintln!("paired: round {round} of {rounds}");
+        }
+        catalog.catalog();
+        comparators::visit(&mut comparators);
+    }
     catalog.finish().expect("paired results written");
-
-    let mut comparators = PairedBench::new("comparators");
-    comparators::visit(&mut comparators);
     comparators.finish().expect("paired results written");
 }

@@ -5,14 +5,16 @@ use tower::{Layer, Service};
 
 use super::{BASELINE, Depth, Harness};
 use crate::greeter::Greeter;
+use crate::paired::PairedBench;
 use crate::rpc::{RpcError, RpcRequest, RpcResponse};
 use crate::server::BackgroundServer;
 use crate::stack::{BoxRpcService, Interceptors, Stack};
 
 /// Benches your `layer` over the greeter beside the `baseline` stack: in-process in the
 /// criterion group `<name>/in_process`, and over loopback HTTP in `<name>/loopback`, each
-/// server on its own thread. `ibench overhead` then prints what the layer adds, under the
-/// suite `name`.
+/// server on its own thread; then the two paired, interleaved in time, in-process and over
+/// loopback ([`crate::paired`]). `ibench overhead` then prints what the layer adds, under the
+/// suite `name`, and `ibench compare` judges it.
 ///
 /// The layer wraps the crate's boxed RPC service, as every built-in interceptor does; build
 /// it as [`Stack::builder`]`(..).layer(..)` would.
@@ -45,11 +47,24 @@ where
     }
     group.finish();
 
+    let start = |stack: &Stack| {
+        BackgroundServer::start(stack, &interceptors)
+            .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()))
+    };
     let mut group = c.benchmark_group(Depth::Loopback.group(name));
     for stack in &stacks {
-        let server = BackgroundServer::start(stack, &interceptors)
-            .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()));
-        harness.loopback(&mut group, stack.name(), server.addr());
+        harness.loopback(&mut group, stack.name(), start(stack).addr());
     }
     group.finish();
+
+    let mut paired = PairedBench::new(name);
+    for _ in 0..paired.rounds() {
+        let service = |stack: &Stack| stack.service(&interceptors, Greeter::new());
+        paired.rpc(BASELINE, service(&stacks[0]), name, service(&stacks[1]));
+        let (reference, candidate) = (start(&stacks[0]), start(&stacks[1]));
+        paired.loopback(BASELINE, reference.addr(), name, candidate.addr());
+    }
+    if let Err(error) = paired.finish() {
+        panic!("cannot write the paired results of {name:?}: {error}");
+    }
 }
