@@ -1,6 +1,6 @@
 //! Paired benches: every overhead measured side by side, the stack and its reference
 //! interleaved in time (see `interceptor_bench::paired`), written to
-//! `target/ibench/paired/<suite>.json` for `ibench overhead` and `ibench compare`.
+//! `target/criterion/ibench-paired/<suite>.json` for `ibench overhead` and `ibench compare`.
 //!
 //! - suite `""` (the catalog): `baseline` against `floor`, every catalog stack against
 //!   `baseline`, each `chain/N` against `chain/N-1`, in-process; over loopback `baseline`
@@ -42,24 +42,29 @@ impl comparators::Visit for PairedBench {
 }
 
 fn main() {
-    let mut catalog = PairedBench::new("");
-    catalog.catalog();
-    catalog.finish().expect("paired results written");
-
-    let mut comparators = PairedBench::new("comparators");
-    comparators::visit(&mut comparators);
-    comparators.finish().expect("paired results written");
-
-    // The ecosystem suites: each layer against the baseline, both as HTTP services.
     let interceptors = Interceptors::default();
     let baseline = find(BASELINE).expect("a catalog stack");
-    for suite in suites() {
-        let mut paired = PairedBench::new(suite.name);
-        for stack in &suite.stacks {
-            let _runtime = paired.runtime().enter();
-            let (reference, candidate) = (suite.service(&baseline, &interceptors), suite.service(stack, &interceptors));
-            paired.http(BASELINE, reference, stack.name(), candidate);
+    let ecosystem = suites();
+    let (mut catalog, mut comparators) = (PairedBench::new(""), PairedBench::new("comparators"));
+    let mut ecosystem_benches: Vec<PairedBench> = ecosystem.iter().map(|suite| PairedBench::new(suite.name)).collect();
+    let rounds = catalog.rounds();
+    for round in 1..=rounds {
+        if rounds > 1 {
+            eprintln!("paired: round {round} of {rounds}");
         }
+        catalog.catalog();
+        comparators::visit(&mut comparators);
+        // The ecosystem suites: each layer against the baseline, both as HTTP services.
+        for (suite, paired) in ecosystem.iter().zip(&mut ecosystem_benches) {
+            for stack in &suite.stacks {
+                let _runtime = paired.runtime().enter();
+                let reference = suite.service(&baseline, &interceptors);
+                let candidate = suite.service(stack, &interceptors);
+                paired.http(BASELINE, reference, stack.name(), candidate);
+            }
+        }
+    }
+    for paired in [catalog, comparators].into_iter().chain(ecosystem_benches) {
         paired.finish().expect("paired results written");
     }
 }

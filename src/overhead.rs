@@ -1,14 +1,27 @@
-//! What each interceptor costs, from criterion's results: the table `ibench overhead` prints.
+//! What each interceptor costs: the table `ibench overhead` prints, from the paired results
+//! of `cargo bench --bench paired` ([`OverheadReport::from_paired`], the default) or from
+//! criterion's per-bench medians ([`OverheadReport::new`]).
 //!
 //! For every suite (a set of stacks benchmarked beside a `baseline`, see [`crate::bench`]),
-//! each stack's overhead is its median minus the baseline's median, in-process and over
-//! loopback (sequential round trips), measured in the same run. The cumulative chain
-//! (`chain/1` … `chain/9`) gives each interceptor's cost in its place in the full chain:
-//! `chain/N` minus `chain/N-1`, with `chain/0` the baseline.
+//! each stack's overhead is what it adds over the baseline, in-process and over loopback
+//! (sequential round trips). The cumulative chain (`chain/1` … `chain/9`) gives each
+//! interceptor's cost in its place in the full chain: `chain/N` over `chain/N-1`, with
+//! `chain/0` the baseline.
 //!
-//! # Confidence intervals
+//! # Paired overheads (the default)
 //!
-//! Criterion gives each median a bootstrap confidence interval (95% by default). The overhead
+//! Each overhead is the median of per-sample differences between the stack and its reference,
+//! the two measured interleaved in time ([`crate::paired`]), with a 95% distribution-free
+//! interval of that median: it covers the noise while both shared the machine, which is what
+//! the difference depends on. Each row also carries the paired ratio stack ÷ reference, the
+//! figure `ibench compare` tracks across runs.
+//!
+//! # Criterion overheads (`--source criterion`)
+//!
+//! The stack's median minus the baseline's median, two benches measured seconds apart: the
+//! machine's drift between them is in the difference and not in the interval, so an interval
+//! can exclude zero for a difference that is only drift. Criterion gives each median a
+//! bootstrap confidence interval (95% by default). The overhead
 //! interval is interval arithmetic on the two: `[stack.lower - baseline.upper, stack.upper -
 //! baseline.lower]`. Whenever both intervals hold their true medians, the difference lies in
 //! it, so it holds the true overhead with probability at least `1 - 2 × (1 - 0.95) = 90%`
@@ -40,6 +53,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::bench::{BARE_HYPER, BASELINE, Depth, FLOOR};
+use crate::paired::stats::Estimate as PairedEstimate;
+use crate::paired::{PairResult, SuiteResults};
 use crate::results::{Estimate, Results};
 use crate::stack;
 
@@ -82,6 +97,23 @@ impl Overhead {
     }
 }
 
+impl Overhead {
+    /// A paired difference, as an overhead.
+    pub fn of_paired(difference: &PairedEstimate) -> Overhead {
+        Overhead { median: difference.point, lower: difference.lower, upper: difference.upper }
+    }
+}
+
+/// Where an overhead report's figures come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Paired measurements, the stack and its reference interleaved in time (`cargo bench --bench paired`).
+    Paired,
+    /// Criterion's per-bench medians, each bench measured on its own (`cargo bench --bench in_process`, `loopback`).
+    Criterion,
+}
+
 /// Whether an overhead fits its budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -122,8 +154,14 @@ pub struct Row {
     pub verdict: Verdict,
     /// True when this stack's results were written more than [`STALE_AFTER`] apart from its
     /// baseline's at either depth: they come from different runs (a filtered `cargo bench`, a
-    /// renamed bench), so the difference mixes two machine states.
+    /// renamed bench), so the difference mixes two machine states. Never for paired results.
     pub stale: bool,
+    /// The paired ratio stack ÷ baseline in-process, for paired results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_process_ratio: Option<PairedEstimate>,
+    /// The paired ratio stack ÷ baseline over loopback, for paired results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loopback_ratio: Option<PairedEstimate>,
 }
 
 /// How far apart a stack's and its baseline's results may be written before the row is
@@ -141,6 +179,9 @@ pub struct ChainStep {
     pub in_process: Overhead,
     /// The verdict against one budget.
     pub verdict: Verdict,
+    /// The paired ratio `chain/N` ÷ `chain/N-1`, for paired results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<PairedEstimate>,
 }
 
 /// One suite's table.
@@ -165,9 +206,12 @@ pub struct Suite {
 /// The overhead table of every suite found in a set of results.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OverheadReport {
-    /// The criterion directory the results came from.
+    /// Where the figures come from.
+    pub source: Source,
+    /// The directory the results came from: criterion's, or the paired results'.
     pub criterion_dir: PathBuf,
-    /// The criterion baseline name the results came from (`new` for the last run).
+    /// The criterion baseline name the results came from (`new` for the last run; `paired`
+    /// for paired results).
     pub criterion_baseline: String,
     /// The per-interceptor budget, in nanoseconds.
     pub budget_ns: f64,
@@ -216,11 +260,34 @@ impl OverheadReport {
             .map(|bench| bench.estimates.median.confidence_interval.confidence_level)
             .fold(f64::NAN, f64::min);
         Ok(OverheadReport {
+            source: Source::Criterion,
             criterion_dir: results.dir().to_owned(),
             criterion_baseline: results.baseline().to_owned(),
             budget_ns,
             confidence_level: (1.0 - 2.0 * (1.0 - level)).max(0.0),
             suites,
+        })
+    }
+
+    /// Builds the table of every suite in paired results read from `dir`, judged against
+    /// `budget` per interceptor.
+    pub fn from_paired(
+        suites: &[SuiteResults],
+        dir: &std::path::Path,
+        budget: Duration,
+    ) -> Result<OverheadReport, NoBaseline> {
+        let budget_ns = budget.as_nanos() as f64;
+        let rows: Vec<Suite> = suites.iter().filter_map(|suite| Suite::from_paired(suite, budget_ns)).collect();
+        if rows.is_empty() {
+            return Err(NoBaseline { dir: dir.display().to_string() });
+        }
+        Ok(OverheadReport {
+            source: Source::Paired,
+            criterion_dir: dir.to_owned(),
+            criterion_baseline: "paired".to_owned(),
+            budget_ns,
+            confidence_level: suites.iter().map(|suite| suite.confidence).fold(f64::NAN, f64::min),
+            suites: rows,
         })
     }
 
@@ -250,19 +317,33 @@ impl OverheadReport {
     fn render_text(&self, markdown: bool) -> String {
         let mut out = String::new();
         let heading = if markdown { "### " } else { "" };
-        let _ = writeln!(
-            out,
-            "{heading}Interceptor overhead (criterion results in {}, baseline {:?})",
-            self.criterion_dir.display(),
-            self.criterion_baseline
-        );
-        let _ = writeln!(
-            out,
-            "\nOverhead = stack median - baseline median, same run; [interval] holds it with >= {:.0}% confidence. \
-             Budget {} per interceptor.",
-            self.confidence_level * 100.0,
-            format_ns(self.budget_ns)
-        );
+        let paired = self.source == Source::Paired;
+        if paired {
+            let _ = writeln!(out, "{heading}Interceptor overhead (paired results in {})", self.criterion_dir.display());
+            let _ = writeln!(
+                out,
+                "\nOverhead = median per-sample difference stack - baseline, the two interleaved in time; [interval] \
+                 holds it with {:.0}% confidence in this run (it does not cover another run's machine state: compare \
+                 runs by the ×ratio). Budget {} per interceptor.",
+                self.confidence_level * 100.0,
+                format_ns(self.budget_ns)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "{heading}Interceptor overhead (criterion results in {}, baseline {:?})",
+                self.criterion_dir.display(),
+                self.criterion_baseline
+            );
+            let _ = writeln!(
+                out,
+                "\nOverhead = stack median - baseline median, two benches measured apart (not paired: the machine's drift \
+                 between them is in the difference, not in the interval); [interval] holds it with >= {:.0}% confidence \
+                 only without drift. Budget {} per interceptor.",
+                self.confidence_level * 100.0,
+                format_ns(self.budget_ns)
+            );
+        }
         for suite in &self.suites {
             let title = if suite.name.is_empty() { "catalog" } else { suite.name.as_str() };
             let _ = writeln!(out, "\n{heading}{title}\n");
@@ -270,19 +351,29 @@ impl OverheadReport {
             if !anchors.is_empty() {
                 let _ = writeln!(out, "{anchors}\n");
             }
-            let header = ["stack", "interceptors", "in-process overhead", "loopback overhead", "budget", "verdict"];
+            let mut header =
+                vec!["stack", "interceptors", "in-process overhead", "loopback overhead", "budget", "verdict"];
+            if paired {
+                header.insert(3, "in-process ×");
+                header.insert(5, "loopback ×");
+            }
             let rows: Vec<Vec<String>> = suite
                 .rows
                 .iter()
                 .map(|row| {
-                    vec![
+                    let mut cells = vec![
                         if row.stale { format!("{} (stale)", row.stack) } else { row.stack.clone() },
                         row.interceptors.to_string(),
                         format_overhead(row.in_process),
                         format_overhead(row.loopback),
                         format_ns(row.budget_ns),
                         row.verdict.as_str().to_owned(),
-                    ]
+                    ];
+                    if paired {
+                        cells.insert(3, format_ratio(row.in_process_ratio));
+                        cells.insert(5, format_ratio(row.loopback_ratio));
+                    }
+                    cells
                 })
                 .collect();
             write_table(&mut out, &header, &rows, markdown);
@@ -298,17 +389,24 @@ impl OverheadReport {
                     out,
                     "\nCumulative chain, in-process: each step = chain/N - chain/N-1 (chain/0 = baseline)\n"
                 );
-                let header = ["step", "adds", "in-process cost", "verdict"];
+                let mut header = vec!["step", "adds", "in-process cost", "verdict"];
+                if paired {
+                    header.insert(3, "×");
+                }
                 let rows: Vec<Vec<String>> = suite
                     .chain
                     .iter()
                     .map(|step| {
-                        vec![
+                        let mut cells = vec![
                             step.stack.clone(),
                             step.interceptor.clone(),
                             format_overhead(Some(step.in_process)),
                             step.verdict.as_str().to_owned(),
-                        ]
+                        ];
+                        if paired {
+                            cells.insert(3, format_ratio(step.ratio));
+                        }
+                        cells
                     })
                     .collect();
                 write_table(&mut out, &header, &rows, markdown);
@@ -370,6 +468,8 @@ impl Suite {
                     verdict: Verdict::judge(row_budget, &[in_process, loopback]),
                     stale: written_apart(&in_process_group, Depth::InProcess, stack)
                         || written_apart(&loopback_group, Depth::Loopback, stack),
+                    in_process_ratio: None,
+                    loopback_ratio: None,
                 }
             })
             .collect();
@@ -385,6 +485,7 @@ impl Suite {
                 interceptor: prefix.interceptor_names().last().copied().unwrap_or_default().to_owned(),
                 in_process: cost,
                 verdict: Verdict::judge(budget_ns, &[Some(cost)]),
+                ratio: None,
             });
             previous = current;
         }
@@ -395,6 +496,78 @@ impl Suite {
             baseline_in_process_ns: baseline_in_process.map(|m| m.point),
             baseline_loopback_ns: baseline_loopback.map(|m| m.point),
             bare_hyper_ns: median(&loopback_group, Depth::Loopback, BARE_HYPER).map(|m| m.point),
+            rows,
+            chain,
+        })
+    }
+
+    fn from_paired(results: &SuiteResults, budget_ns: f64) -> Option<Suite> {
+        let pair = |depth: Depth, reference: &str, candidate: &str| {
+            results.pairs.iter().find(|p| p.depth == depth && p.reference == reference && p.candidate == candidate)
+        };
+        let over_baseline =
+            |depth: Depth| results.pairs.iter().filter(move |p| p.depth == depth && p.reference == BASELINE);
+        let baseline_ns = |depth: Depth, anchor: &str| {
+            pair(depth, anchor, BASELINE)
+                .map(|p| p.estimate.candidate_ns.point)
+                .or_else(|| over_baseline(depth).next().map(|p| p.estimate.reference_ns.point))
+        };
+        let (baseline_in_process_ns, baseline_loopback_ns) =
+            (baseline_ns(Depth::InProcess, FLOOR), baseline_ns(Depth::Loopback, BARE_HYPER));
+        if baseline_in_process_ns.is_none() && baseline_loopback_ns.is_none() {
+            return None;
+        }
+        let mut stacks: Vec<&str> = [Depth::InProcess, Depth::Loopback]
+            .into_iter()
+            .flat_map(over_baseline)
+            .map(|p| p.candidate.as_str())
+            .filter(|stack| chain_length(stack).is_none())
+            .collect();
+        let catalog = stack::catalog();
+        let catalog_position = |stack: &str| catalog.iter().position(|s| s.name() == stack).unwrap_or(usize::MAX);
+        stacks.sort_by_key(|stack| (catalog_position(stack), *stack));
+        stacks.dedup();
+        let rows = stacks
+            .into_iter()
+            .map(|stack| {
+                let interceptors = stack::find(stack).map_or(1, |s| s.len().max(1));
+                let row_budget = budget_ns * interceptors as f64;
+                let at = |depth| pair(depth, BASELINE, stack);
+                let overhead = |depth| at(depth).map(|p: &PairResult| Overhead::of_paired(&p.estimate.difference_ns));
+                let (in_process, loopback) = (overhead(Depth::InProcess), overhead(Depth::Loopback));
+                Row {
+                    stack: stack.to_owned(),
+                    interceptors,
+                    in_process,
+                    loopback,
+                    budget_ns: row_budget,
+                    verdict: Verdict::judge(row_budget, &[in_process, loopback]),
+                    stale: false,
+                    in_process_ratio: at(Depth::InProcess).map(|p| p.estimate.ratio),
+                    loopback_ratio: at(Depth::Loopback).map(|p| p.estimate.ratio),
+                }
+            })
+            .collect();
+        let mut chain = Vec::new();
+        let mut previous = BASELINE.to_owned();
+        for prefix in stack::cumulative_chain() {
+            let Some(step) = pair(Depth::InProcess, &previous, prefix.name()) else { break };
+            let cost = Overhead::of_paired(&step.estimate.difference_ns);
+            chain.push(ChainStep {
+                stack: prefix.name().to_owned(),
+                interceptor: prefix.interceptor_names().last().copied().unwrap_or_default().to_owned(),
+                in_process: cost,
+                verdict: Verdict::judge(budget_ns, &[Some(cost)]),
+                ratio: Some(step.estimate.ratio),
+            });
+            previous = prefix.name().to_owned();
+        }
+        Some(Suite {
+            name: results.suite.clone(),
+            floor_ns: pair(Depth::InProcess, FLOOR, BASELINE).map(|p| p.estimate.reference_ns.point),
+            baseline_in_process_ns,
+            baseline_loopback_ns,
+            bare_hyper_ns: pair(Depth::Loopback, BARE_HYPER, BASELINE).map(|p| p.estimate.reference_ns.point),
             rows,
             chain,
         })
@@ -450,6 +623,10 @@ fn format_overhead(overhead: Option<Overhead>) -> String {
         }
         None => "-".to_owned(),
     }
+}
+
+fn format_ratio(ratio: Option<PairedEstimate>) -> String {
+    ratio.map_or_else(|| "-".to_owned(), |r| format!("×{:.3} [{:.3}, {:.3}]", r.point, r.lower, r.upper))
 }
 
 pub(crate) fn write_table(out: &mut String, header: &[&str], rows: &[Vec<String>], markdown: bool) {

@@ -1,82 +1,101 @@
-//! The regression gate end to end, on real criterion output measured here: `ibench baseline
-//! save|restore` and `ibench compare` with their exit codes.
-//!
-//! Three short criterion runs are measured once, one after the other, and shared by every
-//! test: the stack `spin` (the baseline stack plus a test-only layer that spins for a set
-//! time before each call) beside the `baseline` stack, with the layer spinning 0 µs (run A),
-//! 0 µs again (run A', an A/A rerun of unchanged code) and 5 µs (run SLOW).
-//!
-//! Each bench samples for [`MEASUREMENT`]: on this shared machine other processes slow a
-//! whole second at a time, and a bench whose samples all fall inside such a burst has a
-//! shifted median with a tight interval, which no statistic can tell from a real change.
-//! Sampling for longer than the bursts last is what the gate relies on (see README).
+//! The regression gate end to end: `ibench baseline save|restore` and `ibench compare` with
+//! their exit codes, on hand-made results — paired results (what the gate judges by default)
+//! and criterion results (the older signals) — so that no verdict here depends on how fast
+//! this machine happens to be. The statistics behind the paired figures are tested on seeded
+//! synthetic samples in the library (`paired::tests`); one short real criterion run remains,
+//! for restore, whose assertions do not depend on its timings.
+
+mod fixtures;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::Criterion;
+use fixtures::{Median, write_bench};
 use interceptor_bench::bench::{BASELINE, Depth, Harness};
 use interceptor_bench::greeter::Greeter;
+use interceptor_bench::paired::stats::Estimate;
+use interceptor_bench::paired::{PairEstimate, PairResult, SCHEMA, Schedule, SuiteResults};
 use interceptor_bench::stack::{Interceptors, Stack};
 use tempfile::TempDir;
-use tower::util::MapRequestLayer;
 
-/// How long each bench of the three runs samples.
-const MEASUREMENT: Duration = Duration::from_secs(2);
-
-/// The bench id of the stack with the spinning layer.
+/// The bench id of the hand-made stack that the slow runs slow down.
 const SPIN_BENCH: &str = "in_process/spin/unary";
 
-/// The criterion directories of the three runs.
-struct Runs {
-    a: TempDir,
-    a_again: TempDir,
-    slow: TempDir,
-}
-
-/// Measures the three runs the first time a test asks (other tests wait), never in parallel.
-fn runs() -> &'static Runs {
-    static RUNS: OnceLock<Runs> = OnceLock::new();
-    RUNS.get_or_init(|| Runs {
-        a: measure(Duration::ZERO, MEASUREMENT, None),
-        a_again: measure(Duration::ZERO, MEASUREMENT, None),
-        slow: measure(Duration::from_micros(5), MEASUREMENT, None),
-    })
-}
-
-/// The `baseline` stack and the `spin` stack, whose layer busy-waits `spin` before each call.
-fn stacks(spin: Duration) -> [Stack; 2] {
-    let spinning = MapRequestLayer::new(move |request| {
-        let start = Instant::now();
-        while start.elapsed() < spin {
-            std::hint::spin_loop();
+/// A run's results, as `cargo bench` leaves them: in-process `floor`, `baseline`, `spin`
+/// (ratio `spin_ratio` over the baseline) and `logger`, paired and as criterion medians;
+/// `machine` scales every absolute time (a slower or faster machine), leaving ratios alone
+/// but for `wobble`, which moves every paired ratio by that fraction (an A/A rerun's drift).
+fn run(spin_ratio: f64, machine: f64, wobble: f64) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline_ns = 250.0 * machine;
+    let estimate = |reference_ns: f64, ratio: f64| {
+        let ratio = ratio * (1.0 + wobble);
+        let around = |x: f64, spread: f64| Estimate { point: x, lower: x * (1.0 - spread), upper: x * (1.0 + spread) };
+        PairEstimate {
+            samples: 1_000,
+            reference_ns: around(reference_ns, 0.01),
+            candidate_ns: around(reference_ns * ratio, 0.01),
+            difference_ns: around(reference_ns * (ratio - 1.0), 0.02),
+            ratio: around(ratio, 0.002),
         }
-        request
-    });
-    [Stack::of(BASELINE, &[]), Stack::builder("spin").layer("spin", spinning).build()]
+    };
+    let pair = |reference: &str, reference_ns, candidate: &str, ratio| PairResult {
+        depth: Depth::InProcess,
+        variant: "unary".into(),
+        reference: reference.into(),
+        candidate: candidate.into(),
+        batch: 64,
+        estimate: estimate(reference_ns, ratio),
+        measured: "2026-12-01T00:00:00Z".into(),
+    };
+    let suite = SuiteResults {
+        schema: SCHEMA.into(),
+        suite: String::new(),
+        confidence: 0.95,
+        schedule: Schedule::default(),
+        pairs: vec![
+            pair("floor", 80.0 * machine, BASELINE, baseline_ns / (80.0 * machine)),
+            pair(BASELINE, baseline_ns, "spin", spin_ratio),
+            pair(BASELINE, baseline_ns, "logger", 4.0),
+        ],
+    };
+    suite.write_merged(&dir.path().join("ibench-paired")).unwrap();
+    let median = |ns: f64| Median(ns, ns * 0.98, ns * 1.02);
+    for (stack, ns) in [("floor", 80.0 * machine), (BASELINE, baseline_ns), ("spin", baseline_ns * spin_ratio)] {
+        write_bench(dir.path(), ("in_process", stack, "unary"), "new", median(ns));
+    }
+    write_bench(dir.path(), ("in_process", "logger", "unary"), "new", median(baseline_ns * 4.0));
+    dir
 }
 
-/// One criterion run of [`stacks`], each bench sampling for `measurement`, into a new
-/// criterion directory (or into `into.0`, comparing with its criterion baseline `into.1`, as
-/// `cargo bench -- --baseline <name>` does), as `cargo bench` would write it.
-fn measure(spin: Duration, measurement: Duration, into: Option<(&Path, &str)>) -> TempDir {
+/// An unchanged run: the spin stack at ×1.2 of the baseline.
+fn unchanged() -> TempDir {
+    run(1.2, 1.0, 0.0)
+}
+
+/// One real criterion run of the `baseline` stack and a `spin` stack (the baseline plus an
+/// identity layer), each bench sampling for `measurement`, into a new criterion directory (or
+/// into `into.0`, comparing with its criterion baseline `into.1`, as `cargo bench --
+/// --baseline <name>` does).
+fn measure(measurement: Duration, into: Option<(&Path, &str)>) -> TempDir {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Criterion::default()
         .output_directory(into.map_or(dir.path(), |(path, _)| path))
-        .warm_up_time(Duration::from_millis(200))
+        .warm_up_time(Duration::from_millis(50))
         .measurement_time(measurement)
-        .sample_size(30)
-        .nresamples(10_000)
+        .sample_size(10)
+        .nresamples(1_000)
         .without_plots();
     if let Some((_, baseline)) = into {
         c = c.retain_baseline(baseline.to_owned(), true);
     }
     let harness = Harness::new();
     let interceptors = Interceptors::default();
+    let stacks = [Stack::of(BASELINE, &[]), Stack::builder("spin").layer("spin", tower::layer::util::Identity::new()).build()];
     let mut group = c.benchmark_group(Depth::InProcess.group(""));
-    for stack in stacks(spin) {
+    for stack in stacks {
         harness.rpc(&mut group, stack.name(), stack.service(&interceptors, Greeter::new()));
     }
     group.finish();
@@ -115,49 +134,81 @@ fn compare(dir: &Path, name: &str, criterion: &Path, more: &[&str]) -> Output {
 }
 
 #[test]
-fn an_a_a_rerun_of_unchanged_code_passes() {
-    let runs = runs();
+fn an_a_a_rerun_on_a_slower_machine_passes() {
+    let (then, again) = (unchanged(), run(1.2, 1.6, 0.03));
     let baselines = tempfile::tempdir().unwrap();
-    save(baselines.path(), "a", runs.a.path());
+    save(baselines.path(), "a", then.path());
 
-    let output = compare(baselines.path(), "a", runs.a_again.path(), &[]);
+    // Every absolute time is 60% higher and every ratio 3% higher: the paired gate passes.
+    let output = compare(baselines.path(), "a", again.path(), &[]);
     assert_eq!(output.status.code(), Some(0), "{}\n{}", text(&output.stdout), text(&output.stderr));
-    assert!(text(&output.stdout).contains("PASS"), "{}", text(&output.stdout));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("PASS") && stdout.contains("Signal: paired"), "{stdout}");
 
-    let output = compare(baselines.path(), "a", runs.a_again.path(), &["--format", "json"]);
+    let output = compare(baselines.path(), "a", again.path(), &["--format", "json"]);
     assert_eq!(output.status.code(), Some(0));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let benches = json["benches"].as_array().unwrap();
-    let verdict = |id: &str| benches.iter().find(|b| b["id"] == id).unwrap()["verdict"].clone();
-    assert_eq!(verdict("in_process/baseline/unary"), "reference");
-    assert_ne!(verdict(SPIN_BENCH), "regressed");
-    assert_eq!(json["options"]["signal"], "relative");
+    let spin = benches.iter().find(|b| b["id"] == SPIN_BENCH).unwrap();
+    assert_eq!(spin["verdict"], "unchanged");
+    assert_eq!(spin["reference"], "in_process/baseline/unary");
+    assert!((spin["absolute"]["change"]["point"].as_f64().unwrap() - 0.648).abs() < 0.01, "{spin}");
+    let detectable = spin["detectable"].as_f64().unwrap();
+    assert!(detectable > 0.1 && detectable < 0.11, "the threshold plus both half-widths: {detectable}");
+    assert_eq!(json["options"]["signal"], "paired");
     assert_eq!(json["options"]["threshold"], 0.1);
+
+    // The absolute signal reads criterion's medians and takes the slower machine for a regression.
+    let output = compare(baselines.path(), "a", again.path(), &["--signal", "absolute"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains(SPIN_BENCH), "{}", text(&output.stderr));
 }
 
 #[test]
-fn a_slow_layer_fails_and_is_named() {
-    let runs = runs();
+fn a_slower_stack_fails_and_is_named_under_every_signal() {
+    let (then, slow) = (unchanged(), run(1.5, 1.0, 0.0));
     let baselines = tempfile::tempdir().unwrap();
-    save(baselines.path(), "a", runs.a.path());
-
-    for signal in ["relative", "absolute", "both"] {
-        let output = compare(baselines.path(), "a", runs.slow.path(), &["--signal", signal]);
+    save(baselines.path(), "a", then.path());
+    for signal in ["paired", "relative", "absolute", "both"] {
+        let output = compare(baselines.path(), "a", slow.path(), &["--signal", signal]);
         assert_eq!(output.status.code(), Some(1), "{signal}: {}", text(&output.stdout));
         let stderr = text(&output.stderr);
-        assert!(stderr.contains(&format!("regressed: {SPIN_BENCH}")), "{signal}: {stderr}");
+        assert!(stderr.contains(&format!("FAIL: regressed: {SPIN_BENCH}\n")), "{signal}: {stderr}");
         let row = text(&output.stdout).lines().find(|l| l.starts_with(SPIN_BENCH)).unwrap().to_owned();
         assert!(row.ends_with("REGRESSED"), "{signal}: {row}");
     }
+    // 25% slower is beyond a 10% threshold but not beyond 30%.
+    let output = compare(baselines.path(), "a", slow.path(), &["--threshold", "30%"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+}
+
+#[test]
+fn a_baseline_without_paired_results_falls_back_to_the_relative_signal_with_a_warning() {
+    let (then, slow) = (unchanged(), run(1.5, 1.0, 0.0));
+    let baselines = tempfile::tempdir().unwrap();
+    let file = save(baselines.path(), "old", then.path());
+    let mut saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(saved["paired"].as_array().is_some_and(|p| !p.is_empty()), "saved with its paired results");
+    saved.as_object_mut().unwrap().remove("paired");
+    std::fs::write(&file, saved.to_string()).unwrap();
+
+    let output = compare(baselines.path(), "old", slow.path(), &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("warning") && stderr.contains("--signal relative"), "{stderr}");
+    assert!(text(&output.stdout).contains("Signal: relative"));
+    let output = compare(baselines.path(), "old", slow.path(), &["--signal", "paired"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("no paired results"), "{}", text(&output.stderr));
 }
 
 #[test]
 fn the_html_report_of_a_comparison_shows_the_verdict_the_gate_exits_with() {
-    let runs = runs();
+    let (then, slow) = (unchanged(), run(1.5, 1.0, 0.0));
     let baselines = tempfile::tempdir().unwrap();
-    save(baselines.path(), "a", runs.a.path());
+    save(baselines.path(), "a", then.path());
     let html = baselines.path().join("compare.html");
-    let output = compare(baselines.path(), "a", runs.slow.path(), &["--report", path(&html)]);
+    let output = compare(baselines.path(), "a", slow.path(), &["--report", path(&html)]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let page = std::fs::read_to_string(&html).unwrap();
     let section = &page[page.find("Compared with baseline a").expect("the comparison section is there")..];
@@ -168,38 +219,37 @@ fn the_html_report_of_a_comparison_shows_the_verdict_the_gate_exits_with() {
 
     // An existing report is never replaced without --force, and the gate does not run.
     let before = std::fs::read(&html).unwrap();
-    let output = compare(baselines.path(), "a", runs.a.path(), &["--report", path(&html)]);
+    let output = compare(baselines.path(), "a", then.path(), &["--report", path(&html)]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("--force"));
     assert_eq!(std::fs::read(&html).unwrap(), before);
-    let output = compare(baselines.path(), "a", runs.a.path(), &["--report", path(&html), "--force"]);
+    let output = compare(baselines.path(), "a", then.path(), &["--report", path(&html), "--force"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_ne!(std::fs::read(&html).unwrap(), before);
 }
 
 #[test]
 fn a_budget_breach_fails_without_any_regression() {
-    let runs = runs();
+    let then = unchanged();
     let baselines = tempfile::tempdir().unwrap();
-    // The slow run against itself: every change is exactly zero.
-    save(baselines.path(), "slow", runs.slow.path());
-
-    let output = compare(baselines.path(), "slow", runs.slow.path(), &["--budget", "1µs"]);
+    save(baselines.path(), "a", then.path());
+    // The run against itself: every change is exactly zero; the logger adds 750 ns.
+    let output = compare(baselines.path(), "a", then.path(), &["--budget", "500ns"]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
-    assert_eq!(text(&output.stderr).trim(), "ibench compare: FAIL: over budget: spin");
+    assert_eq!(text(&output.stderr).trim(), "ibench compare: FAIL: over budget: logger");
     assert!(text(&output.stdout).contains("OVER BUDGET"));
 
-    let output = compare(baselines.path(), "slow", runs.slow.path(), &["--budget", "1ms", "--format", "markdown"]);
+    let output = compare(baselines.path(), "a", then.path(), &["--budget", "1ms", "--format", "markdown"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(text(&output.stdout).contains(&format!("| {SPIN_BENCH} |")), "{}", text(&output.stdout));
 }
 
 #[test]
 fn a_missing_corrupt_or_foreign_baseline_exits_2_naming_the_file() {
-    let runs = runs();
+    let run = unchanged();
     let baselines = tempfile::tempdir().unwrap();
     let missing = baselines.path().join("nope.json");
-    let output = compare(baselines.path(), "nope", runs.a.path(), &[]);
+    let output = compare(baselines.path(), "nope", run.path(), &[]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
     assert!(stderr.contains(path(&missing)) && stderr.contains("ibench baseline save nope"), "{stderr}");
@@ -210,11 +260,12 @@ fn a_missing_corrupt_or_foreign_baseline_exits_2_naming_the_file() {
         ("instructions", r#"{"schema": 1, "kind": "instructions", "benches": {}}"#, "\"instructions\" baseline"),
         ("future", r#"{"schema": 99, "kind": "timing"}"#, "schema 99"),
         ("fields", r#"{"schema": 1, "kind": "timing", "benches": 3}"#, "not a usable baseline"),
+        ("paired", r#"{"schema": 1, "kind": "timing", "benches": {}, "paired": [{"schema": 5}]}"#, "not a usable"),
     ];
     for (name, content, why) in corrupt {
         let file = baselines.path().join(format!("{name}.json"));
         std::fs::write(&file, content).unwrap();
-        let output = compare(baselines.path(), name, runs.a.path(), &[]);
+        let output = compare(baselines.path(), name, run.path(), &[]);
         assert_eq!(output.status.code(), Some(2), "{name}");
         let stderr = text(&output.stderr);
         assert!(stderr.contains(path(&file)) && stderr.contains(why), "{name}: {stderr}");
@@ -223,11 +274,14 @@ fn a_missing_corrupt_or_foreign_baseline_exits_2_naming_the_file() {
 
 #[test]
 fn no_results_or_nothing_in_common_exits_2() {
-    let runs = runs();
+    let run = unchanged();
     let baselines = tempfile::tempdir().unwrap();
-    save(baselines.path(), "a", runs.a.path());
+    save(baselines.path(), "a", run.path());
     let empty = tempfile::tempdir().unwrap();
     let output = compare(baselines.path(), "a", empty.path(), &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("run `cargo bench --bench paired`"), "{}", text(&output.stderr));
+    let output = compare(baselines.path(), "a", empty.path(), &["--signal", "relative"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("run `cargo bench` first"), "{}", text(&output.stderr));
 
@@ -237,16 +291,16 @@ fn no_results_or_nothing_in_common_exits_2() {
     assert!(!baselines.path().join("x.json").exists());
 
     for bad in [&["--threshold", "10"][..], &["--threshold", "ten%"], &["--budget", "fast"], &["--signal", "gut"]] {
-        let output = compare(baselines.path(), "a", runs.a.path(), bad);
+        let output = compare(baselines.path(), "a", run.path(), bad);
         assert_eq!(output.status.code(), Some(2), "{bad:?}");
     }
 }
 
 #[test]
 fn save_never_overwrites_without_force() {
-    let runs = runs();
+    let (run, slow) = (unchanged(), run(1.5, 1.0, 0.0));
     let baselines = tempfile::tempdir().unwrap();
-    let file = save(baselines.path(), "main", runs.a.path());
+    let file = save(baselines.path(), "main", run.path());
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     assert_eq!((saved["schema"].clone(), saved["kind"].clone()), (1.into(), "timing".into()));
     assert!(saved["machine"]["cores"].as_u64().unwrap() >= 1);
@@ -254,10 +308,12 @@ fn save_never_overwrites_without_force() {
     let spin = &saved["benches"][SPIN_BENCH];
     assert!(spin["estimates"]["median"]["confidence_interval"]["upper_bound"].as_f64().unwrap() > 0.0);
     assert!(!spin["criterion"]["sample"]["times"].as_array().unwrap().is_empty());
-    assert!(saved["overhead"]["suites"][0]["rows"][0]["stack"] == "spin");
+    assert_eq!(saved["paired"][0]["pairs"][1]["candidate"], "spin");
+    assert_eq!(saved["overhead"]["source"], "paired", "the overhead table is the paired one");
+    assert!(saved["overhead"]["suites"][0]["rows"].as_array().unwrap().iter().any(|row| row["stack"] == "spin"));
 
     let before = std::fs::read(&file).unwrap();
-    let args = ["baseline", "save", "main", "--dir", path(baselines.path()), "--criterion-dir", path(runs.slow.path())];
+    let args = ["baseline", "save", "main", "--dir", path(baselines.path()), "--criterion-dir", path(slow.path())];
     let output = ibench(&args);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("--force"), "{}", text(&output.stderr));
@@ -277,9 +333,9 @@ fn save_never_overwrites_without_force() {
 
 #[test]
 fn restore_gives_criterion_a_baseline_it_compares_against() {
-    let runs = runs();
+    let real = measure(Duration::from_millis(200), None);
     let baselines = tempfile::tempdir().unwrap();
-    save(baselines.path(), "ref", runs.a.path());
+    save(baselines.path(), "ref", real.path());
     let fresh = tempfile::tempdir().unwrap();
     let restore =
         ["baseline", "restore", "ref", "--dir", path(baselines.path()), "--criterion-dir", path(fresh.path())];
@@ -287,13 +343,13 @@ fn restore_gives_criterion_a_baseline_it_compares_against() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     for file in ["benchmark.json", "estimates.json", "sample.json", "tukey.json"] {
         let restored = fresh.path().join("in_process/spin/unary/ref").join(file);
-        let original = runs.a.path().join("in_process/spin/unary/new").join(file);
+        let original = real.path().join("in_process/spin/unary/new").join(file);
         let json = |p: &Path| serde_json::from_slice::<serde_json::Value>(&std::fs::read(p).unwrap()).unwrap();
         assert_eq!(json(&restored), json(&original), "{file}");
     }
 
     // Criterion's own `--baseline ref` (strict) loads it and writes its comparison.
-    measure(Duration::ZERO, Duration::from_millis(300), Some((fresh.path(), "ref")));
+    measure(Duration::from_millis(200), Some((fresh.path(), "ref")));
     for bench in ["baseline", "spin"] {
         let change = fresh.path().join("in_process").join(bench).join("unary/change/estimates.json");
         assert!(change.exists(), "criterion compared {bench} with the restored baseline");

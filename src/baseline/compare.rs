@@ -1,10 +1,18 @@
-//! The regression gate: the last criterion run against a saved baseline, with a verdict per
-//! bench, the per-interceptor budget, and one pass/fail answer (`ibench compare`).
+//! The regression gate: the last run against a saved baseline, with a verdict per bench, the
+//! per-interceptor budget, and one pass/fail answer (`ibench compare`).
 //!
-//! # Two signals
+//! # Signals
 //!
-//! - **absolute**: a bench's median now against its median in the baseline.
-//! - **relative** (the default): a bench's median divided by the median of its group's
+//! - **paired** (the default, [`Comparison::paired`]): each pair's ratio stack ÷ reference
+//!   (`logger` ÷ `baseline`, `chain/3` ÷ `chain/2`, `baseline` ÷ `bare_hyper` over loopback),
+//!   measured interleaved in time by `cargo bench --bench paired`, now against the same ratio
+//!   in the baseline. Both sides of a ratio shared the machine's state sample by sample, so a
+//!   machine that is slower in one run than in the other moves neither ratio much; what moves
+//!   one is a change in what the stack costs relative to its reference. It cannot see a change
+//!   that slows every stack alike (the handler, the codec): `ibench ab` compares two builds
+//!   for that.
+//! - **absolute**: a criterion bench's median now against its median in the baseline.
+//! - **relative**: a criterion bench's median divided by the median of its group's
 //!   `baseline` bench *measured in the same run* (`in_process/full/unary` ÷
 //!   `in_process/baseline/unary`), now against the same ratio in the baseline. A machine that
 //!   is uniformly slower (a CI runner, a busy neighbour, another CPU) moves both medians and
@@ -15,6 +23,17 @@
 //! - **both**: regressed when either signal says so.
 //!
 //! # Verdicts
+//!
+//! What a verdict means statistically: each side's interval holds its quantity *in its own run*
+//! with 95% confidence (for a paired ratio, the order-statistic interval of the median
+//! per-sample ratio); **regressed** means the two runs' intervals are apart by more than the
+//! threshold, so the change exceeds the threshold unless one run's interval missed (at most 5%
+//! each) *or* the machine itself treated the stack and its reference differently in the two
+//! runs by more than the threshold. The second is what the threshold is for: on this project's
+//! shared 2-core machine paired ratios moved by up to a few percent between A/A runs (see
+//! `docs/gate.md`), so the default 10% leaves room for it. Each comparison also prints the
+//! smallest change it could detect (`detectable`: the threshold plus both intervals'
+//! half-widths): a regression smaller than that passes.
 //!
 //! A change is `now / then - 1` with the conservative interval `[now.lower / then.upper - 1,
 //! now.upper / then.lower - 1]` from criterion's 95% intervals (and for a ratio, the ratio's
@@ -45,16 +64,21 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
 use super::{Baseline, Commit, Machine};
 use crate::bench::BASELINE;
 use crate::overhead::{Format, OverheadReport, format_ns, write_table};
+use crate::paired::{PairResult, SuiteResults};
 use crate::results::{BenchId, Estimate, Results};
 
 /// Which change the gate judges (also `ibench compare --signal`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Signal {
-    /// Each bench relative to its group's `baseline` bench in the same run (the default).
+    /// Each pair's ratio stack ÷ reference, measured interleaved in time (the default).
+    Paired,
+    /// Each criterion bench relative to its group's `baseline` bench in the same run (not paired).
     Relative,
     /// Each bench's own median.
     Absolute,
@@ -65,6 +89,7 @@ pub enum Signal {
 impl Signal {
     fn as_str(self) -> &'static str {
         match self {
+            Signal::Paired => "paired",
             Signal::Relative => "relative",
             Signal::Absolute => "absolute",
             Signal::Both => "both",
@@ -251,6 +276,10 @@ pub struct BenchComparison {
     pub relative: Option<Change>,
     /// The verdict under the chosen signal.
     pub verdict: Verdict,
+    /// For a paired comparison: the smallest change of the ratio it could have flagged, the
+    /// threshold plus both runs' interval half-widths (a fraction).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detectable: Option<f64>,
 }
 
 /// How to judge a comparison.
@@ -266,9 +295,9 @@ pub struct Options {
 }
 
 impl Default for Options {
-    /// 10%, the relative signal, and the overhead table's default 2 ms budget.
+    /// 10%, the paired signal, and the overhead table's default 2 ms budget.
     fn default() -> Self {
-        Options { threshold: Threshold::default(), signal: Signal::Relative, budget: crate::overhead::DEFAULT_BUDGET }
+        Options { threshold: Threshold::default(), signal: Signal::Paired, budget: crate::overhead::DEFAULT_BUDGET }
     }
 }
 
@@ -298,7 +327,7 @@ pub struct BaselineSummary {
 pub struct Comparison {
     /// The baseline.
     pub baseline: BaselineSummary,
-    /// The criterion directory of the last run.
+    /// The results directory of the last run: criterion's, or the paired results'.
     pub criterion_dir: PathBuf,
     /// How it was judged (`budget` in nanoseconds).
     pub options: Options,
@@ -330,7 +359,64 @@ pub struct NothingInCommon {
 }
 
 impl Comparison {
-    /// Compares the results `now` with `baseline`, read from `path`.
+    /// Compares the paired results `now` (read from `dir`) with the paired results of
+    /// `baseline`, read from `path`: each pair's ratio, then against now (see the module docs).
+    pub fn paired(
+        baseline: &Baseline,
+        path: &Path,
+        now: &[SuiteResults],
+        dir: &Path,
+        options: Options,
+    ) -> Result<Comparison, NothingInCommon> {
+        let pairs = |suites: &[SuiteResults]| -> BTreeMap<String, (String, PairResult)> {
+            suites
+                .iter()
+                .flat_map(|suite| {
+                    suite.pairs.iter().map(move |pair| (pair.id(&suite.suite), (suite.suite.clone(), pair.clone())))
+                })
+                .collect()
+        };
+        let (then, now_pairs) = (pairs(&baseline.paired), pairs(now));
+        let mut benches = Vec::new();
+        let mut only_in_baseline = Vec::new();
+        for (id, (suite, saved)) in &then {
+            let Some((_, current)) = now_pairs.get(id).filter(|(_, p)| p.reference == saved.reference) else {
+                only_in_baseline.push(id.clone());
+                continue;
+            };
+            let interval =
+                |e: &crate::paired::stats::Estimate| Interval { point: e.point, lower: e.lower, upper: e.upper };
+            let (then_e, now_e) = (&saved.estimate, &current.estimate);
+            let absolute =
+                Change::between(interval(&then_e.candidate_ns), interval(&now_e.candidate_ns), options.threshold);
+            let relative = Change::between(interval(&then_e.ratio), interval(&now_e.ratio), options.threshold);
+            // The anchors (`baseline` over the floor, over bare hyper) are shown, not judged: their
+            // reference is the harness or hyper alone, whose ratio to anything swings with the
+            // machine's state, and no interceptor is in them.
+            let anchor = saved.candidate == BASELINE;
+            benches.push(BenchComparison {
+                id: id.clone(),
+                absolute,
+                reference: Some(saved.reference_id(suite)),
+                relative: Some(relative),
+                verdict: if anchor { Verdict::Reference } else { relative.verdict },
+                detectable: Some(
+                    options.threshold.fraction()
+                        + then_e.ratio.relative_half_width()
+                        + now_e.ratio.relative_half_width(),
+                ),
+            });
+        }
+        if benches.is_empty() {
+            return Err(NothingInCommon { baseline: path.to_owned(), criterion_dir: dir.to_owned() });
+        }
+        let only_now = now_pairs.keys().filter(|id| !then.contains_key(*id)).cloned().collect();
+        let overhead = OverheadReport::from_paired(now, dir, options.budget).ok();
+        Ok(Comparison::assemble(baseline, path, dir, options, benches, only_in_baseline, only_now, overhead))
+    }
+
+    /// Compares the criterion results `now` with `baseline`, read from `path` (the absolute,
+    /// relative or both signals; the paired signal is judged as relative here).
     pub fn new(
         baseline: &Baseline,
         path: &Path,
@@ -356,18 +442,32 @@ impl Comparison {
             });
             let verdict = match (options.signal, relative) {
                 (Signal::Absolute, _) => absolute.verdict,
-                (Signal::Relative, Some(relative)) => relative.verdict,
-                (Signal::Relative, None) if is_reference => Verdict::Reference,
-                (Signal::Relative, None) => absolute.verdict,
+                (Signal::Relative | Signal::Paired, Some(relative)) => relative.verdict,
+                (Signal::Relative | Signal::Paired, None) if is_reference => Verdict::Reference,
+                (Signal::Relative | Signal::Paired, None) => absolute.verdict,
                 (Signal::Both, relative) => worst(absolute.verdict, relative.map(|r| r.verdict)),
             };
-            benches.push(BenchComparison { id: id.clone(), absolute, reference, relative, verdict });
+            benches.push(BenchComparison { id: id.clone(), absolute, reference, relative, verdict, detectable: None });
         }
         if benches.is_empty() {
             return Err(NothingInCommon { baseline: path.to_owned(), criterion_dir: now.dir().to_owned() });
         }
         let only_now = now.iter().map(|b| b.id.full_id()).filter(|id| !baseline.benches.contains_key(id)).collect();
         let overhead = OverheadReport::new(now, options.budget).ok();
+        Ok(Comparison::assemble(baseline, path, now.dir(), options, benches, only_in_baseline, only_now, overhead))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        baseline: &Baseline,
+        path: &Path,
+        dir: &Path,
+        options: Options,
+        benches: Vec<BenchComparison>,
+        only_in_baseline: Vec<String>,
+        only_now: Vec<String>,
+        overhead: Option<OverheadReport>,
+    ) -> Comparison {
         let here = Machine::current();
         let provenance = &baseline.provenance;
         let mut comparison = Comparison {
@@ -379,7 +479,7 @@ impl Comparison {
                 machine: provenance.machine.clone(),
                 rustc: provenance.rustc.clone(),
             },
-            criterion_dir: now.dir().to_owned(),
+            criterion_dir: dir.to_owned(),
             options,
             other_machine: here.cpu != provenance.machine.cpu || here.cores != provenance.machine.cores,
             benches,
@@ -389,7 +489,7 @@ impl Comparison {
             passed: false,
         };
         comparison.passed = comparison.regressions().next().is_none() && comparison.over_budget().next().is_none();
-        Ok(comparison)
+        comparison
     }
 
     /// The benches that regressed.
@@ -454,14 +554,24 @@ impl Comparison {
             );
         }
         let o = &self.options;
+        let signal = match o.signal {
+            Signal::Paired => "paired = the stack's time / its reference's, the two interleaved in time",
+            _ => "relative = median / its group's `baseline` median, same run, not paired",
+        };
         let _ = writeln!(
             out,
-            "\nSignal: {} (relative = median / its group's `baseline` median, same run). Regressed = the whole interval \
-             of the change above +{}. Changes: now/then - 1 [conservative interval].\n",
+            "\nSignal: {} ({signal}). Regressed = the whole interval of the change above +{}. Changes: now/then - 1 \
+             [conservative interval from both runs' 95% intervals]; detectable = the smallest change this comparison \
+             could flag.\n",
             o.signal.as_str(),
             o.threshold
         );
-        let header = ["bench", "baseline", "now", "change", "vs reference then → now", "relative change", "verdict"];
+        let mut header =
+            vec!["bench", "baseline", "now", "change", "vs reference then → now", "relative change", "verdict"];
+        let paired = o.signal == Signal::Paired;
+        if paired {
+            header.insert(6, "detectable");
+        }
         let rows: Vec<Vec<String>> = self
             .benches
             .iter()
@@ -470,7 +580,7 @@ impl Comparison {
                     Some(r) => (format!("×{:.3} → ×{:.3}", r.then.point, r.now.point), format_change(r.change)),
                     None => ("-".to_owned(), "-".to_owned()),
                 };
-                vec![
+                let mut cells = vec![
                     bench.id.clone(),
                     format_ns(bench.absolute.then.point),
                     format_ns(bench.absolute.now.point),
@@ -478,7 +588,11 @@ impl Comparison {
                     ratios,
                     relative,
                     bench.verdict.as_str().to_owned(),
-                ]
+                ];
+                if paired {
+                    cells.insert(6, bench.detectable.map_or("-".to_owned(), |d| format!("{:.1}%", d * 100.0)));
+                }
+                cells
             })
             .collect();
         write_table(&mut out, &header, &rows, markdown);

@@ -46,6 +46,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::overhead::{DEFAULT_BUDGET, OverheadReport};
+use crate::paired::SuiteResults;
 use crate::results::{BenchId, Estimates, Results};
 
 /// The schema version this crate writes and reads.
@@ -105,8 +106,13 @@ pub struct Baseline {
     /// Each bench, by criterion's full id.
     pub benches: BTreeMap<String, SavedBench>,
     /// The per-interceptor overhead table of these results at the default budget, as
-    /// `ibench overhead --format json` prints it; `null` when the results hold no suite.
+    /// `ibench overhead --format json` prints it (from the paired results when there are
+    /// some); `null` when the results hold no suite.
     pub overhead: Option<Value>,
+    /// The paired results of the run (`cargo bench --bench paired`), one entry per suite: what
+    /// `ibench compare` judges by default. Empty in baselines saved before paired measurement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paired: Vec<SuiteResults>,
 }
 
 /// Where and how a baseline was measured.
@@ -343,7 +349,45 @@ impl Baseline {
         let overhead = OverheadReport::new(results, DEFAULT_BUDGET)
             .ok()
             .map(|report| serde_json::to_value(report).expect("a report serializes"));
-        Ok(Baseline { schema: SCHEMA, kind: KIND.to_owned(), name: name.to_owned(), provenance, benches, overhead })
+        Ok(Baseline {
+            schema: SCHEMA,
+            kind: KIND.to_owned(),
+            name: name.to_owned(),
+            provenance,
+            benches,
+            overhead,
+            paired: Vec::new(),
+        })
+    }
+
+    /// A baseline named `name` of paired results alone (no criterion benches).
+    pub fn from_paired(
+        name: &str,
+        paired: Vec<SuiteResults>,
+        dir: &Path,
+        provenance: Provenance,
+    ) -> Result<Baseline, BaselineError> {
+        validate_name(name)?;
+        let baseline = Baseline {
+            schema: SCHEMA,
+            kind: KIND.to_owned(),
+            name: name.to_owned(),
+            provenance,
+            benches: BTreeMap::new(),
+            overhead: None,
+            paired: Vec::new(),
+        };
+        Ok(baseline.with_paired(paired, dir))
+    }
+
+    /// This baseline with `paired` results read from `dir`, whose overhead table replaces
+    /// criterion's.
+    pub fn with_paired(mut self, paired: Vec<SuiteResults>, dir: &Path) -> Baseline {
+        if let Ok(report) = OverheadReport::from_paired(&paired, dir, DEFAULT_BUDGET) {
+            self.overhead = Some(serde_json::to_value(report).expect("a report serializes"));
+        }
+        self.paired = paired;
+        self
     }
 
     /// Writes the baseline to `<dir>/<name>.json` (creating `dir`) and returns the path.
@@ -397,8 +441,8 @@ impl Baseline {
             None => return Err(corrupt("no \"schema\" version".to_owned())),
         }
         let baseline: Baseline = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
-        if baseline.benches.is_empty() {
-            return Err(corrupt("no benches".to_owned()));
+        if baseline.benches.is_empty() && baseline.paired.is_empty() {
+            return Err(corrupt("no benches and no paired results".to_owned()));
         }
         Ok(baseline)
     }

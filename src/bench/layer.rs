@@ -19,9 +19,9 @@ use crate::stack::{BoxRpcService, Interceptors, Stack};
 
 /// Benches your `layer` over the greeter beside the `baseline` stack: in-process in the
 /// criterion group `<name>/in_process`, and over loopback HTTP in `<name>/loopback`, each
-/// server on its own thread; then both paired (interleaved in time, see [`crate::paired`])
-/// into the suite's paired results. `ibench overhead` then prints what the layer adds, under
-/// the suite `name`.
+/// server on its own thread; then the two paired, interleaved in time, in-process and over
+/// loopback ([`crate::paired`]). `ibench overhead` then prints what the layer adds, under the
+/// suite `name`, and `ibench compare` judges it.
 ///
 /// The layer wraps the crate's boxed RPC service, as every built-in interceptor does; build
 /// it as [`Stack::builder`]`(..).layer(..)` would. For a layer over `http::Request`s, see
@@ -211,7 +211,7 @@ fn bench_beside_baseline(
         &Stack,
         &Interceptors,
     ),
-    pair: impl FnOnce(&mut PairedBench, [&Stack; 2], &Interceptors),
+    pair: impl Fn(&mut PairedBench, [&Stack; 2], &Interceptors),
 ) {
     let stacks = [Stack::of(BASELINE, &[]), stack.clone()];
     let interceptors = Interceptors::default();
@@ -234,8 +234,10 @@ fn bench_beside_baseline(
     group.finish();
 
     let mut paired = PairedBench::new(suite);
-    pair(&mut paired, stacks.each_ref(), &interceptors);
-    paired.loopback(BASELINE, servers[0].addr(), stack.name(), servers[1].addr());
+    for _ in 0..paired.rounds() {
+        pair(&mut paired, stacks.each_ref(), &interceptors);
+        paired.loopback(BASELINE, servers[0].addr(), stack.name(), servers[1].addr());
+    }
     if let Err(e) = paired.finish() {
         panic!("cannot write the paired results of {suite:?}: {e}");
     }

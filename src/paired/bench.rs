@@ -4,16 +4,17 @@
 use std::fmt::Debug;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body::Body;
 use http_body_util::Full;
 use regex::Regex;
 use tokio::runtime::Runtime;
-use tower::Service;
+use tower::util::MapRequestLayer;
+use tower::{Layer, Service};
 
-use super::{PairResult, PairedError, SCHEMA, Schedule, SuiteResults, sample_pair};
+use super::{PairResult, PairSamples, PairedError, SCHEMA, Schedule, SuiteResults, sample_pair};
 use crate::bench::{
     BARE_HYPER, BASELINE, Depth, FLOOR, RoundTrips, ServiceCalls, TimedCalls, bare_hyper, current_thread_runtime, floor,
 };
@@ -21,13 +22,13 @@ use crate::greeter::Greeter;
 use crate::overhead::format_ns;
 use crate::rpc::{RpcRequest, RpcResponse};
 use crate::server::BackgroundServer;
-use crate::stack::{Interceptors, Stack, catalog, cumulative_chain, seed_stacks};
+use crate::stack::{BoxRpcService, Interceptors, Stack, catalog, cumulative_chain, seed_stacks};
 
 /// The confidence level of every paired interval.
 pub const CONFIDENCE: f64 = 0.95;
 
 /// What the bench binary was asked to do, from its command line.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Mode {
     /// `cargo bench`: measure and write the results.
     Measure,
@@ -46,7 +47,14 @@ enum Mode {
 /// `cargo test --benches` runs each pair a few times without writing, a free argument is a
 /// regex selecting pairs by the candidate's id (`cargo bench -- logger`), `--list` lists them,
 /// and `--profile-time` (criterion's flamegraphs) skips the paired runs. `--paired-time 3s`
-/// (or `IBENCH_PAIRED_TIME=3s`) sets the sampling time per pair (default 1.5 s).
+/// (or `IBENCH_PAIRED_TIME=3s`) sets the sampling time per pair (default 1.5 s), spread over
+/// `--paired-rounds` rounds (default 5, see [`rounds`](PairedBench::rounds)).
+///
+/// `--inject STACK=DURATION` (e.g. `fallback=50ns`) is the gate's self-test: it makes every
+/// call of the catalog stack `STACK` busy-wait `DURATION` first, and adds the pair
+/// `injected_spin` (the spin alone over `baseline`) so the run also measures what it injected.
+/// Compare such a run with a baseline of a clean run to see whether the gate flags a
+/// regression of that size on your machine, and nothing else.
 ///
 /// ```no_run
 /// use interceptor_bench::bench::{BASELINE, floor};
@@ -57,7 +65,7 @@ enum Mode {
 /// let mut paired = PairedBench::new("my_suite");
 /// let service = |name: &str| find(name).unwrap().service(&Interceptors::default(), Greeter::new());
 /// paired.rpc(BASELINE, service(BASELINE), "logger", service("logger"));
-/// paired.finish().unwrap(); // target/ibench/paired/my_suite.json
+/// paired.finish().unwrap(); // target/criterion/ibench-paired/my_suite.json
 /// ```
 pub struct PairedBench {
     suite: String,
@@ -65,9 +73,18 @@ pub struct PairedBench {
     schedule: Schedule,
     mode: Mode,
     filter: Option<Regex>,
-    pairs: Vec<PairResult>,
+    collected: Vec<((Depth, String, String), PairSamples)>,
+    rounds: usize,
     out_dir: PathBuf,
+    /// The stack to slow down and by how many spins per call.
+    inject: Option<(String, u64)>,
 }
+
+/// Rounds per pair unless `--paired-rounds` says otherwise.
+pub const DEFAULT_ROUNDS: usize = 5;
+
+/// The candidate name of the injected spin alone, over `baseline`.
+pub const INJECTED_SPIN: &str = "injected_spin";
 
 impl PairedBench {
     /// A suite (`""` for the catalog) configured from the process's command line.
@@ -103,6 +120,8 @@ impl PairedBench {
         let mut mode = Mode::Test;
         let mut filter = None;
         let mut time = env_time.map(str::to_owned);
+        let mut inject = None;
+        let mut rounds = DEFAULT_ROUNDS;
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -113,6 +132,18 @@ impl PairedBench {
                     mode = Mode::Skip;
                 }
                 "--paired-time" => time = Some(args.next().cloned().ok_or("--paired-time needs a duration")?),
+                "--paired-rounds" => {
+                    let text = args.next().ok_or("--paired-rounds needs a count")?;
+                    rounds = text
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=100).contains(n))
+                        .ok_or_else(|| format!("invalid --paired-rounds {text:?}: a count from 1 to 100"))?;
+                }
+                "--inject" => {
+                    let spec = args.next().ok_or("--inject needs STACK=DURATION, e.g. fallback=50ns")?;
+                    inject = Some(parse_injection(spec)?);
+                }
                 flag if WITH_VALUE.contains(&flag) => {
                     args.next();
                 }
@@ -138,9 +169,27 @@ impl PairedBench {
             schedule,
             mode,
             filter,
-            pairs: Vec::new(),
-            out_dir: super::paired_dir(None),
+            collected: Vec::new(),
+            rounds: if mode == Mode::Measure { rounds } else { 1 },
+            out_dir: super::paired_dir(&crate::results::criterion_dir(None)),
+            inject: inject.map(|(stack, spin)| (stack, spins_lasting(spin))),
         })
+    }
+
+    /// How many rounds to measure every pair in: run the suite's pairs this many times, one
+    /// after the other, and each pair's samples from all rounds make its estimate — so that
+    /// each pair sees the machine's states over the whole run, not over one short window.
+    ///
+    /// ```no_run
+    /// # use interceptor_bench::paired::PairedBench;
+    /// let mut paired = PairedBench::new("");
+    /// for _ in 0..paired.rounds() {
+    ///     paired.catalog();
+    /// }
+    /// paired.finish().unwrap();
+    /// ```
+    pub fn rounds(&self) -> usize {
+        self.rounds
     }
 
     /// The runtime the pairs run on (for setting up services that need one).
@@ -225,9 +274,28 @@ impl PairedBench {
     /// When a stack fails the benchmark call or a loopback server cannot start.
     pub fn catalog(&mut self) {
         let interceptors = Interceptors::default();
-        let service = |stack: &Stack| stack.service(&interceptors, Greeter::new());
+        let inject = self.inject.clone();
+        let spun = |service: BoxRpcService, spins: u64| {
+            let spin = MapRequestLayer::new(move |request| {
+                for i in 0..spins {
+                    std::hint::black_box(i);
+                }
+                request
+            });
+            BoxRpcService::new(spin.layer(service))
+        };
+        let service = |stack: &Stack| {
+            let service = stack.service(&interceptors, Greeter::new());
+            match &inject {
+                Some((name, spins)) if name == stack.name() => spun(service, *spins),
+                _ => service,
+            }
+        };
         let baseline = Stack::of(BASELINE, &[]);
         self.rpc(FLOOR, floor(), BASELINE, service(&baseline));
+        if let Some((_, spins)) = inject.as_ref() {
+            self.rpc(BASELINE, service(&baseline), INJECTED_SPIN, spun(service(&baseline), *spins));
+        }
         for stack in catalog().iter().filter(|stack| stack.name() != BASELINE) {
             self.rpc(BASELINE, service(&baseline), stack.name(), service(stack));
         }
@@ -257,15 +325,19 @@ impl PairedBench {
     /// [`SuiteResults::write_merged`]) and returns the file; `None` when nothing was measured
     /// (`cargo test --benches`, `--list`, a filter that matched nothing).
     pub fn finish(self) -> Result<Option<PathBuf>, PairedError> {
-        if self.mode != Mode::Measure || self.pairs.is_empty() {
+        if self.mode != Mode::Measure || self.collected.is_empty() {
             return Ok(None);
+        }
+        let pairs = self.results();
+        for pair in &pairs {
+            eprintln!("{}", describe(pair, &self.suite));
         }
         let results = SuiteResults {
             schema: SCHEMA.to_owned(),
             suite: self.suite,
             confidence: CONFIDENCE,
             schedule: self.schedule,
-            pairs: self.pairs,
+            pairs,
         };
         let path = results.write_merged(&self.out_dir)?;
         eprintln!("paired results: {}", path.display());
@@ -301,26 +373,68 @@ impl PairedBench {
         }
     }
 
+    /// Samples one round of a pair, adding to what earlier rounds of the same pair collected.
     fn measure(&mut self, depth: Depth, reference: (&str, impl TimedCalls), candidate: (&str, impl TimedCalls)) {
         let ((reference, mut a), (candidate, mut b)) = (reference, candidate);
-        let samples = self.runtime.block_on(sample_pair(&mut a, &mut b, &self.schedule));
-        let estimate = samples.estimate(CONFIDENCE).expect("a pair takes at least one sample");
-        let pair = PairResult {
-            depth,
-            variant: depth.overhead_variant().to_owned(),
-            reference: reference.to_owned(),
-            candidate: candidate.to_owned(),
-            batch: samples.batch,
-            estimate,
-            measured: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        };
+        let rounds = self.rounds() as u32;
+        let schedule = Schedule { time: self.schedule.time / rounds, warm_up: self.schedule.warm_up / rounds, ..self.schedule };
+        let samples = self.runtime.block_on(sample_pair(&mut a, &mut b, &schedule));
         if self.mode == Mode::Test {
-            println!("Testing paired {} vs {reference}\nSuccess", pair.id(&self.suite));
-        } else {
-            eprintln!("{}", describe(&pair, &self.suite));
+            let id = format!("{}/{candidate}/{}", depth.group(&self.suite), depth.overhead_variant());
+            println!("Testing paired {id} vs {reference}\nSuccess");
         }
-        self.pairs.push(pair);
+        let key = (depth, reference.to_owned(), candidate.to_owned());
+        match self.collected.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, collected)) => {
+                collected.batch = collected.batch.max(samples.batch);
+                collected.reference_ns.extend(samples.reference_ns);
+                collected.candidate_ns.extend(samples.candidate_ns);
+            }
+            None => self.collected.push((key, samples)),
+        }
     }
+
+    /// The estimates of every pair from all its rounds' samples.
+    fn results(&self) -> Vec<PairResult> {
+        let measured = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        self.collected
+            .iter()
+            .map(|((depth, reference, candidate), samples)| PairResult {
+                depth: *depth,
+                variant: depth.overhead_variant().to_owned(),
+                reference: reference.clone(),
+                candidate: candidate.clone(),
+                batch: samples.batch,
+                estimate: samples.estimate(CONFIDENCE).expect("a pair takes at least one sample"),
+                measured: measured.clone(),
+            })
+            .collect()
+    }
+}
+
+/// How many iterations of a `black_box` loop take about `spin` on this machine. A loop, not
+/// a clock: reading the clock costs more than 50 ns on some virtual machines, which would make
+/// a "50 ns" spin several times longer than asked.
+fn spins_lasting(spin: Duration) -> u64 {
+    const PROBE: u64 = 10_000_000;
+    let start = Instant::now();
+    for i in 0..PROBE {
+        std::hint::black_box(i);
+    }
+    let per_spin = start.elapsed().as_nanos() as f64 / PROBE as f64;
+    (spin.as_nanos() as f64 / per_spin.max(1e-3)).round() as u64
+}
+
+/// `STACK=DURATION` of `--inject`, the stack one of the catalog's.
+fn parse_injection(spec: &str) -> Result<(String, Duration), String> {
+    let usage = || format!("invalid --inject {spec:?}: write STACK=DURATION, e.g. fallback=50ns");
+    let (stack, duration) = spec.split_once('=').ok_or_else(usage)?;
+    crate::stack::find(stack).map_err(|e| format!("--inject: {e}"))?;
+    let duration = humantime::parse_duration(duration).map_err(|_| usage())?;
+    if duration > Duration::from_millis(10) {
+        return Err(format!("--inject {spec:?}: spin at most 10ms"));
+    }
+    Ok((stack.to_owned(), duration))
 }
 
 /// One line per pair, as it finishes: `in_process/logger/unary vs baseline: +812 ns [+806 ns,
@@ -363,7 +477,17 @@ mod tests {
         let timed = parse(&["--bench", "--paired-time", "300ms"]).unwrap();
         assert_eq!(timed.schedule.time, Duration::from_millis(300));
         assert_eq!(parse(&["--paired-time", "300ms"]).unwrap().schedule, Schedule::quick(), "tests stay quick");
-        for bad in [&["--bench", "--paired-time", "soon"][..], &["--bench", "--paired-time", "0s"], &["("]] {
+        let injected = parse(&["--bench", "--inject", "fallback=50ns"]).unwrap();
+        assert!(injected.inject.is_some_and(|(stack, spins)| stack == "fallback" && spins > 0));
+        let bad_args: [&[&str]; 6] = [
+            &["--bench", "--paired-time", "soon"],
+            &["--bench", "--paired-time", "0s"],
+            &["("],
+            &["--inject", "nope=50ns"],
+            &["--inject", "fallback"],
+            &["--inject", "fallback=1s"],
+        ];
+        for bad in bad_args {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -31,7 +31,8 @@
 //! for what differs between runs (the gate's threshold, see [`crate::baseline::compare`]).
 //!
 //! [`PairedBench`] runs pairs under `cargo bench` and writes one [`SuiteResults`] file per
-//! suite to [`paired_dir`]; `ibench overhead` and `ibench compare` read them.
+//! suite to [`paired_dir`] (`target/criterion/ibench-paired`); `ibench overhead` and
+//! `ibench compare` read them.
 
 pub mod ab;
 mod bench;
@@ -280,20 +281,17 @@ pub enum PairedError {
     },
 }
 
-/// Where paired results go: `explicit` if given, else `$CARGO_TARGET_DIR/ibench/paired`,
-/// else `target/ibench/paired` (relative to the working directory, which `cargo bench` sets
-/// to the crate's root).
+/// Where paired results go: the folder `ibench-paired` of criterion's results directory
+/// `criterion_dir` (see [`crate::results::criterion_dir`]), so that everything one
+/// `cargo bench` measured lives in one place and `--criterion-dir` points at both.
 ///
 /// ```
 /// use std::path::Path;
-/// assert_eq!(interceptor_bench::paired::paired_dir(Some(Path::new("/tmp/p"))), Path::new("/tmp/p"));
+/// let dir = interceptor_bench::paired::paired_dir(Path::new("target/criterion"));
+/// assert_eq!(dir, Path::new("target/criterion/ibench-paired"));
 /// ```
-pub fn paired_dir(explicit: Option<&Path>) -> PathBuf {
-    if let Some(dir) = explicit {
-        return dir.to_owned();
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
-    target.join("ibench").join("paired")
+pub fn paired_dir(criterion_dir: &Path) -> PathBuf {
+    criterion_dir.join("ibench-paired")
 }
 
 impl SuiteResults {

@@ -117,9 +117,15 @@ impl Benches {
     /// }
     /// ```
     pub fn new(results: &Results, budget: std::time::Duration, report_dir: &Path) -> Result<Benches, ReportError> {
-        let overhead = OverheadReport::new(results, budget)?;
+        Ok(Benches::from_report(OverheadReport::new(results, budget)?, Some(results), report_dir))
+    }
+
+    /// An overhead table already built (from paired results, say), with links to the pages of
+    /// criterion's `results` when given.
+    pub fn from_report(overhead: OverheadReport, results: Option<&Results>, report_dir: &Path) -> Benches {
         let pages = results
-            .iter()
+            .into_iter()
+            .flat_map(Results::iter)
             .map(|bench| {
                 // `<criterion dir>/<group>/<function>/<value>/<baseline>`: the pages sit beside the baseline.
                 let home = bench.dir.parent().unwrap_or(&bench.dir);
@@ -137,7 +143,7 @@ impl Benches {
                 }
             })
             .collect();
-        Ok(Benches { overhead, pages })
+        Benches { overhead, pages }
     }
 
     /// The overhead table the report draws (see [`Benches::new`]).
@@ -238,7 +244,7 @@ impl From<&crate::baseline::compare::Comparison> for Comparison {
             .map(|bench| {
                 let judged = match gate.options.signal {
                     Signal::Absolute => bench.absolute,
-                    Signal::Relative | Signal::Both => bench.relative.unwrap_or(bench.absolute),
+                    Signal::Paired | Signal::Relative | Signal::Both => bench.relative.unwrap_or(bench.absolute),
                 };
                 let verdict = match bench.verdict {
                     Verdict::Regressed => Change::Regressed,

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use interceptor_bench::baseline::{Baseline, BaselineError, DEFAULT_DIR, Provenance, path_of, validate_name};
-use interceptor_bench::results::{Results, criterion_dir};
+use interceptor_bench::paired::{PairedError, SuiteResults, paired_dir};
+use interceptor_bench::results::{Results, ResultsError, criterion_dir};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,7 +16,8 @@ pub struct Args {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Save the last `cargo bench` run (criterion's `new` results) as <DIR>/<NAME>.json; never overwrites without --force.
+    /// Save the last `cargo bench` run (its paired results and criterion's `new` results, whichever exist) as
+    /// <DIR>/<NAME>.json; never overwrites without --force.
     Save(SaveArgs),
     /// Write <DIR>/<NAME>.json into criterion's directory as its baseline NAME, for `cargo bench -- --baseline NAME`.
     Restore(RestoreArgs),
@@ -28,7 +30,8 @@ struct Where {
     /// The directory of baseline files.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DIR)]
     dir: PathBuf,
-    /// Criterion's results directory [default: $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, else target/criterion]
+    /// Criterion's results directory, which also holds the paired results (its ibench-paired/ folder) [default:
+    /// $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, else target/criterion]
     #[arg(long, value_name = "DIR")]
     criterion_dir: Option<PathBuf>,
     /// Replace what is already there.
@@ -76,14 +79,42 @@ fn save(args: SaveArgs) -> Result<String, String> {
     if !at.force && path.exists() {
         return Err(BaselineError::Exists { path }.to_string());
     }
-    let results =
-        Results::read(&criterion_dir(at.criterion_dir.as_deref()), Results::LAST_RUN).map_err(|e| e.to_string())?;
+    let criterion_dir = criterion_dir(at.criterion_dir.as_deref());
+    let criterion = Results::read(&criterion_dir, Results::LAST_RUN);
+    let paired_dir = paired_dir(&criterion_dir);
+    let paired = match SuiteResults::read_dir(&paired_dir) {
+        Ok(suites) => suites,
+        Err(PairedError::NoResults { .. }) => Vec::new(),
+        Err(e) => return Err(e.to_string()),
+    };
     let argv: Vec<String> = std::env::args().collect();
     let command = shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "));
     let provenance = Provenance::collect(&command, args.bench_command.as_deref());
-    let baseline = Baseline::from_results(&at.name, &results, provenance).map_err(|e| e.to_string())?;
+    let pairs: usize = paired.iter().map(|suite| suite.pairs.len()).sum();
+    let (baseline, from) = match criterion {
+        Ok(results) => {
+            let baseline = Baseline::from_results(&at.name, &results, provenance).map_err(|e| e.to_string())?;
+            (
+                baseline.with_paired(paired, &paired_dir),
+                format!("{} and {}", results.dir().display(), paired_dir.display()),
+            )
+        }
+        Err(ResultsError::NoResults { .. }) if !paired.is_empty() => {
+            let baseline =
+                Baseline::from_paired(&at.name, paired, &paired_dir, provenance).map_err(|e| e.to_string())?;
+            (baseline, paired_dir.display().to_string())
+        }
+        Err(e) => return Err(format!("{e}; nor any paired results in {}", paired_dir.display())),
+    };
+    if baseline.paired.is_empty() {
+        eprintln!(
+            "ibench baseline save: no paired results in {}: `ibench compare` will fall back to criterion's unpaired \
+             medians; run `cargo bench --bench paired` before saving",
+            paired_dir.display()
+        );
+    }
     let path = baseline.save(&at.dir, at.force).map_err(|e| e.to_string())?;
-    Ok(format!("saved {} benches from {} to {}", baseline.benches.len(), results.dir().display(), path.display()))
+    Ok(format!("saved {} benches and {pairs} pairs from {from} to {}", baseline.benches.len(), path.display()))
 }
 
 fn restore(args: RestoreArgs) -> Result<String, String> {

@@ -1,4 +1,7 @@
 //! `ibench compare`: the regression gate, the last `cargo bench` run against a saved baseline.
+//!
+//! By default it judges paired ratios (`cargo bench --bench paired`); a baseline saved before
+//! paired measurement falls back to criterion's relative signal with a deprecation warning.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,10 +33,16 @@ pub struct Args {
     /// With --instructions: where the instruction bench left its gungraun results.
     #[arg(long, value_name = "DIR", requires = "instructions", default_value = DEFAULT_RESULTS_DIR)]
     results: PathBuf,
-    /// Which change the gate judges: each bench relative to its group's baseline bench in the same run (robust to a
-    /// slower machine), its absolute time, or both.
-    #[arg(long, value_enum, default_value_t = Signal::Relative)]
-    signal: Signal,
+    /// Which change the gate judges. paired: each stack's time over its reference's, the two interleaved in time
+    /// (`cargo bench --bench paired`); a slower machine moves both alike. relative: each criterion bench over its
+    /// group's baseline bench, measured seconds apart (not paired); absolute: each criterion bench's own median;
+    /// both: relative or absolute. [default: paired; relative, with a warning, for a baseline without paired results]
+    ///
+    /// A regression verdict means the two runs' 95% intervals of that quantity are apart by more than the threshold:
+    /// the change exceeds the threshold unless an interval missed or the machine treated stack and reference
+    /// differently in the two runs by more than the threshold. Each row shows the smallest change it could detect.
+    #[arg(long, value_enum, verbatim_doc_comment)]
+    signal: Option<Signal>,
     #[command(flatten)]
     results_args: ResultsArgs,
     /// Also write the comparison, with the last run's overhead charts, as a self-contained HTML page.
@@ -44,13 +53,14 @@ pub struct Args {
     force: bool,
 }
 
-/// The HTML page of `ibench compare --report`: the comparison and the last run's benches.
-fn write_report(args: &Args, path: &Path, gate: &Comparison, results: &Results) -> Result<(), ReportError> {
-    let benches = Benches::new(results, args.results_args.budget, directory_of(path))?;
-    HtmlReport::new(format!("ibench compare --baseline {}", args.baseline))
-        .benches(benches)
-        .comparison(report::Comparison::from(gate))
-        .write(path, args.force)
+/// The HTML page of `ibench compare --report`: the comparison and the last run's overhead
+/// (the gate's own table, with links to criterion's pages when there are criterion results).
+fn write_report(args: &Args, path: &Path, gate: &Comparison, results: Option<&Results>) -> Result<(), ReportError> {
+    let mut page = HtmlReport::new(format!("ibench compare --baseline {}", args.baseline));
+    if let Some(overhead) = gate.overhead.clone() {
+        page = page.benches(Benches::from_report(overhead, results, directory_of(path)));
+    }
+    page.comparison(report::Comparison::from(gate)).write(path, args.force)
 }
 
 /// Exit 0 when nothing regressed and every stack is within budget, 1 on a regression or a
@@ -67,15 +77,37 @@ pub fn run(args: Args) -> ExitCode {
     let comparison = validate_name(&args.baseline).map_err(|e| e.to_string()).and_then(|()| {
         let path = path_of(&args.dir, &args.baseline);
         let baseline = Baseline::load(&path).map_err(|e| e.to_string())?;
-        let results = args.results_args.read(Results::LAST_RUN).map_err(|e| e.to_string())?;
-        let options = Options {
-            threshold: args.threshold.unwrap_or_default(),
-            signal: args.signal,
-            budget: args.results_args.budget,
+        let signal = match args.signal {
+            Some(signal) => signal,
+            None if baseline.paired.is_empty() => {
+                eprintln!(
+                    "ibench compare: warning: baseline {:?} has no paired results (saved before paired measurement), so \
+                     this compares criterion's unpaired medians (--signal relative), which drift between runs; re-save \
+                     it after `cargo bench --bench paired` (`ibench baseline save {} --force`)",
+                    args.baseline, args.baseline
+                );
+                Signal::Relative
+            }
+            None => Signal::Paired,
         };
-        let comparison = Comparison::new(&baseline, &path, &results, options).map_err(|e| e.to_string())?;
+        let options = Options { threshold: args.threshold.unwrap_or_default(), signal, budget: args.results_args.budget };
+        let criterion = args.results_args.read(Results::LAST_RUN);
+        let comparison = if signal == Signal::Paired {
+            if baseline.paired.is_empty() {
+                return Err(format!(
+                    "baseline {:?} has no paired results to compare: re-save it after `cargo bench --bench paired`",
+                    args.baseline
+                ));
+            }
+            let now = args.results_args.read_paired().map_err(|e| e.to_string())?;
+            let dir = args.results_args.paired_dir();
+            Comparison::paired(&baseline, &path, &now, &dir, options).map_err(|e| e.to_string())?
+        } else {
+            let results = criterion.as_ref().map_err(|e| e.to_string())?;
+            Comparison::new(&baseline, &path, results, options).map_err(|e| e.to_string())?
+        };
         if let Some(report) = &args.report {
-            write_report(&args, report, &comparison, &results).map_err(|e| e.to_string())?;
+            write_report(&args, report, &comparison, criterion.as_ref().ok()).map_err(|e| e.to_string())?;
             eprintln!("ibench compare: wrote {}", report.display());
         }
         Ok(comparison)

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod ab;
 mod baseline;
 mod compare;
 mod instructions;
@@ -27,7 +28,7 @@ struct Cli {
 enum Command {
     /// List every stack in the catalog with its interceptors, outermost first.
     Stacks(stacks::Args),
-    /// What each interceptor costs, from criterion's results (run `cargo bench` first).
+    /// What each interceptor costs, from the paired results (run `cargo bench` first).
     Overhead(overhead::Args),
     /// Save the last `cargo bench` run as a committed baseline, or restore one into criterion's directory.
     Baseline(baseline::Args),
@@ -41,6 +42,11 @@ enum Command {
     Report(report::Args),
     /// Instruction-count baselines: save the last Callgrind bench run, or compare it (exit 1 on regression).
     Instructions(instructions::Args),
+    /// Build against build: the working tree vs a base revision, run alternately in one run; exits 1 on a regression.
+    Ab(Box<ab::Args>),
+    /// The worker side of `ibench ab` (speaks a line protocol on stdin/stdout).
+    #[command(hide = true)]
+    AbWorker,
 }
 
 fn main() -> ExitCode {
@@ -54,5 +60,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(*args),
         Command::Report(args) => report::run(args),
         Command::Instructions(args) => instructions::run(args),
+        Command::Ab(args) => ab::run(*args),
+        Command::AbWorker => ab::worker(),
     }
 }

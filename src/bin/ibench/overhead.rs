@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use interceptor_bench::overhead::OverheadReport;
+use interceptor_bench::overhead::{OverheadReport, Source};
+use interceptor_bench::paired::PairedError;
 use interceptor_bench::results::Results;
 
 use crate::results_args::ResultsArgs;
@@ -11,7 +12,13 @@ use crate::results_args::ResultsArgs;
 pub struct Args {
     #[command(flatten)]
     results: ResultsArgs,
-    /// Read the criterion baseline saved under this name (`--save-baseline NAME`) instead of the last run.
+    /// Where the figures come from: paired measurements (`cargo bench --bench paired`, each stack interleaved in time
+    /// with its reference) or criterion's per-bench medians (`cargo bench --bench in_process`, not paired)
+    /// [default: paired, or criterion with a warning when there are no paired results]
+    #[arg(long, value_enum)]
+    source: Option<Source>,
+    /// Read the criterion baseline saved under this name (`--save-baseline NAME`) instead of the last run (implies
+    /// --source criterion).
     #[arg(long, value_name = "NAME", default_value = Results::LAST_RUN)]
     baseline: String,
 }
@@ -19,11 +26,7 @@ pub struct Args {
 /// Exit 0 within budget, 1 when a stack or chain step is over budget, 2 when there is nothing
 /// to read.
 pub fn run(args: Args) -> ExitCode {
-    let report = args
-        .results
-        .read(&args.baseline)
-        .map_err(|e| e.to_string())
-        .and_then(|results| OverheadReport::new(&results, args.results.budget).map_err(|e| e.to_string()));
+    let report = report(&args);
     let report = match report {
         Ok(report) => report,
         Err(message) => {
@@ -41,5 +44,32 @@ pub fn run(args: Args) -> ExitCode {
     } else {
         eprintln!("ibench overhead: over budget: {}", breaches.join(", "));
         ExitCode::FAILURE
+    }
+}
+
+fn report(args: &Args) -> Result<OverheadReport, String> {
+    let budget = args.results.budget;
+    let criterion = || {
+        let results = args.results.read(&args.baseline).map_err(|e| e.to_string())?;
+        OverheadReport::new(&results, budget).map_err(|e| e.to_string())
+    };
+    let source = args.source.or((args.baseline != Results::LAST_RUN).then_some(Source::Criterion));
+    match source {
+        Some(Source::Criterion) => criterion(),
+        Some(Source::Paired) | None => {
+            let dir = args.results.paired_dir();
+            match args.results.read_paired() {
+                Ok(suites) => OverheadReport::from_paired(&suites, &dir, budget).map_err(|e| e.to_string()),
+                Err(PairedError::NoResults { .. }) if source.is_none() => {
+                    eprintln!(
+                        "ibench overhead: no paired results in {} (run `cargo bench --bench paired`); showing criterion's \
+                         per-bench medians, which are not paired: their differences carry the machine's drift",
+                        dir.display()
+                    );
+                    criterion()
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
     }
 }
