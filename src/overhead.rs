@@ -447,16 +447,12 @@ impl Suite {
             .filter_map(|bench| bench.id.function.as_deref())
             .filter(|stack| ![BASELINE, FLOOR, BARE_HYPER].contains(stack) && chain_length(stack).is_none())
             .collect();
-        let catalog = stack::catalog();
-        let catalog_position = |stack: &str| catalog.iter().position(|s| s.name() == stack).unwrap_or(usize::MAX);
-        stacks.sort_by_key(|stack| (catalog_position(stack), *stack));
-        stacks.dedup();
+        in_catalog_order(&mut stacks);
 
         let rows = stacks
             .into_iter()
             .map(|stack| {
-                let interceptors = stack::find(stack).map_or(1, |s| s.len().max(1));
-                let row_budget = budget_ns * interceptors as f64;
+                let (interceptors, row_budget) = budget_of(stack, budget_ns);
                 let in_process = overhead(&in_process_group, Depth::InProcess, baseline_in_process, stack);
                 let loopback = overhead(&loopback_group, Depth::Loopback, baseline_loopback, stack);
                 Row {
@@ -523,15 +519,11 @@ impl Suite {
             .map(|p| p.candidate.as_str())
             .filter(|stack| chain_length(stack).is_none())
             .collect();
-        let catalog = stack::catalog();
-        let catalog_position = |stack: &str| catalog.iter().position(|s| s.name() == stack).unwrap_or(usize::MAX);
-        stacks.sort_by_key(|stack| (catalog_position(stack), *stack));
-        stacks.dedup();
+        in_catalog_order(&mut stacks);
         let rows = stacks
             .into_iter()
             .map(|stack| {
-                let interceptors = stack::find(stack).map_or(1, |s| s.len().max(1));
-                let row_budget = budget_ns * interceptors as f64;
+                let (interceptors, row_budget) = budget_of(stack, budget_ns);
                 let at = |depth| pair(depth, BASELINE, stack);
                 let overhead = |depth| at(depth).map(|p: &PairResult| Overhead::of_paired(&p.estimate.difference_ns));
                 let (in_process, loopback) = (overhead(Depth::InProcess), overhead(Depth::Loopback));
@@ -586,6 +578,21 @@ impl Suite {
         .collect::<Vec<_>>()
         .join(" · ")
     }
+}
+
+/// Sorts `stacks` as the catalog lists them (others after, by name) and drops repeats.
+fn in_catalog_order(stacks: &mut Vec<&str>) {
+    let catalog = stack::catalog();
+    let catalog_position = |stack: &str| catalog.iter().position(|s| s.name() == stack).unwrap_or(usize::MAX);
+    stacks.sort_by_key(|stack| (catalog_position(stack), *stack));
+    stacks.dedup();
+}
+
+/// How many interceptors the budget counts for `stack` (the catalog's count, 1 for any other
+/// stack) and its budget, `budget_ns` per interceptor.
+fn budget_of(stack: &str, budget_ns: f64) -> (usize, f64) {
+    let interceptors = stack::find(stack).map_or(1, |s| s.len().max(1));
+    (interceptors, budget_ns * interceptors as f64)
 }
 
 /// `N` for a cumulative chain prefix `chain/N`.
