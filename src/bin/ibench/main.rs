@@ -7,6 +7,9 @@ use clap::{Parser, Subcommand};
 
 mod baseline;
 mod compare;
+#[cfg(test)]
+mod extreme_values;
+mod flags;
 mod instructions;
 mod load;
 mod overhead;
