@@ -220,6 +220,7 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    raise_file_limit(args.max_connections);
     let runtime = match args.runtime() {
         Ok(runtime) => runtime,
         Err(error) => return fail(&format!("cannot start the runtime: {error}")),
@@ -283,6 +284,22 @@ async fn serve(
             ExitCode::SUCCESS
         }
         Err(error) => fail(&format!("server failed: {error}")),
+    }
+}
+
+/// Every connection is a file descriptor: raises the soft open-files limit to fit
+/// --max-connections and some spare (as far as the hard limit allows), or warns that
+/// connections past the limit will wait in the backlog (the accept loop backs off on `EMFILE`).
+fn raise_file_limit(max_connections: usize) {
+    const SPARE: u64 = 64;
+    let wanted = u64::try_from(max_connections).unwrap_or(u64::MAX).saturating_add(SPARE);
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(limit) if limit < wanted => eprintln!(
+            "ibench serve: warning: the open-files limit is {limit}, under --max-connections {max_connections}; \
+             raise it (ulimit -n {wanted}) or connections past it wait to be accepted"
+        ),
+        Ok(_) => {}
+        Err(error) => eprintln!("ibench serve: warning: cannot raise the open-files limit: {error}"),
     }
 }
 
