@@ -261,7 +261,12 @@ impl Baseline {
                 "not an instruction baseline (want \"schema\": {SCHEMA}, \"kind\": \"{KIND}\")"
             )));
         }
-        serde_json::from_value(value).map_err(|e| unusable(format!("malformed ({e})")))
+        let baseline: Baseline = serde_json::from_value(value).map_err(|e| unusable(format!("malformed ({e})")))?;
+        // A comparison divides by every count.
+        if let Some((index, stack)) = baseline.stacks.iter().enumerate().find(|(_, stack)| stack.instructions == 0) {
+            return Err(unusable(format!("stacks[{index}] ({}): instructions is 0", stack.name)));
+        }
+        Ok(baseline)
     }
 
     /// Writes the baseline as pretty JSON; refuses to overwrite an existing file unless `force`.
