@@ -116,9 +116,10 @@ pub struct Prepared {
 pub fn prepare(args: Args) -> Result<Prepared, String> {
     let name = args.scenario.as_deref().ok_or("a scenario is required (see --list)")?;
     let scenario = Scenario::load(name).map_err(|e| e.to_string())?.scaled(args.duration_scale, args.vus_scale);
-    scenario
-        .validate()
-        .map_err(|e| format!("with --duration-scale {} --vus-scale {}: {e}", args.duration_scale, args.vus_scale))?;
+    scenario.validate().map_err(|e| match (args.duration_scale, args.vus_scale) {
+        (1.0, 1.0) => e.to_string(),
+        (duration, vus) => format!("scaled by --duration-scale {duration} --vus-scale {vus}: {e}"),
+    })?;
     let open = args.executor.unwrap_or(scenario.executor) == ExecutorKind::Open;
     if !open && (args.rate.is_some() || args.max_vus.is_some()) {
         return Err("--rate and --max-vus apply to the open model: add --executor open".to_owned());
