@@ -204,9 +204,12 @@ impl Args {
     }
 }
 
+/// A listener to bind: its stack and address, and the faults injected into its greeter.
+type Planned = ((Stack, SocketAddr), Option<FaultLayer>);
+
 /// The listeners to bind, each with its faults: every flag checked, nothing bound yet. `Err`
 /// is bad usage, exit 2.
-pub fn prepare(args: &Args) -> Result<Vec<((Stack, SocketAddr), Option<FaultLayer>)>, String> {
+pub fn prepare(args: &Args) -> Result<Vec<Planned>, String> {
     let listeners = args.listeners()?;
     let faults = args.faults_for(&listeners)?;
     Ok(listeners.into_iter().zip(faults).collect())
@@ -230,7 +233,7 @@ pub fn run(args: Args) -> ExitCode {
         Err(message) => return fail(&message),
     };
     runtime.block_on(async {
-        let bind = |((stack, addr), faults): ((Stack, SocketAddr), Option<FaultLayer>)| {
+        let bind = |((stack, addr), faults): Planned| {
             StackListener::bind(stack, addr).map(|bound| match faults {
                 Some(faults) => bound.faults(faults),
                 None => bound,
