@@ -262,6 +262,12 @@ fn a_missing_corrupt_or_foreign_baseline_exits_2_naming_the_file() {
         ("fields", r#"{"schema": 1, "kind": "timing", "benches": 3}"#, "not a usable baseline"),
         ("paired", r#"{"schema": 1, "kind": "timing", "benches": {}, "paired": [{"schema": 5}]}"#, "not a usable"),
     ];
+    let mut negative: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("baselines/reference.json").unwrap()).unwrap();
+    let first = negative["benches"].as_object_mut().unwrap().values_mut().next().unwrap();
+    first["estimates"]["median"]["point_estimate"] = serde_json::json!(-1.0);
+    let negative = negative.to_string();
+    let corrupt = corrupt.into_iter().chain([("negative", negative.as_str(), "median.point_estimate is -1")]);
     for (name, content, why) in corrupt {
         let file = baselines.path().join(format!("{name}.json"));
         std::fs::write(&file, content).unwrap();
