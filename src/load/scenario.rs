@@ -753,6 +753,19 @@ mod tests {
     }
 
     #[test]
+    fn a_breakpoint_search_scales_its_steps_and_pool_saturating() {
+        let search = Scenario::builtin("breakpoint").unwrap().scaled(0.1, 2.0).breakpoint.unwrap();
+        assert_eq!((search.step, search.max_vus), (Duration::from_millis(500), 200));
+        // Too long or too many VUs saturates, and validate refuses it; nothing panics.
+        let long = Scenario::builtin("breakpoint").unwrap().scaled(1e300, 1.0);
+        assert_eq!(long.breakpoint.unwrap().step, Duration::MAX);
+        assert!(long.validate().unwrap_err().to_string().contains("longer than the limit"));
+        let crowded = Scenario::builtin("breakpoint").unwrap().scaled(1.0, 1e300);
+        assert_eq!(crowded.breakpoint.unwrap().max_vus, u32::MAX);
+        assert!(crowded.validate().unwrap_err().to_string().contains("VUs at the peak"));
+    }
+
+    #[test]
     fn toml_errors_name_the_line_and_field() {
         let error = Scenario::from_toml(
             "name = \"x\"\nlisteners = [\"full\"]\nstages = [{ duration = \"3 parsecs\", target = 1 }]\n",
