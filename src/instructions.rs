@@ -23,6 +23,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -30,6 +31,7 @@ use serde_json::{Value, json};
 use crate::baseline::Provenance;
 use crate::ecosystem::{BoxHttpService, HttpRequest, box_request, with_ecosystem_headers};
 use crate::greeter::{Greeter, SAY_HELLO};
+use crate::interceptors::logger::{LogClock, LoggerLayer};
 use crate::rpc::{RpcRequest, RpcResponse, RpcResult};
 use crate::stack::{BoxRpcService, Interceptors, Stack, catalog, cumulative_chain};
 use bytes::Bytes;
@@ -86,7 +88,7 @@ pub struct OneCall {
     runtime: tokio::runtime::Runtime,
 }
 
-/// Builds the stack `name` (a [`bench_stacks`] entry) around the greeter, warms it with
+/// Builds the stack `name` (a [`bench_stacks`] entry; its logger on a fixed clock) around the greeter, warms it with
 /// [`WARM_UP_CALLS`] calls and prepares one `SayHello` request. The bench's setup: none of
 /// this is measured.
 ///
@@ -122,8 +124,13 @@ pub fn prepare_one_call(name: &str) -> OneCall {
     call
 }
 
+/// The logger's clock in the bench: fixed, so that its lines, and the instructions spent
+/// formatting them, are the same in every run.
+const BENCH_LOG_TIME: SystemTime = SystemTime::UNIX_EPOCH;
+
 fn build(stack: &Stack) -> BoxRpcService {
-    stack.service(&Interceptors::default(), Greeter::new())
+    let logger = LoggerLayer::new().clock(LogClock::Fixed(BENCH_LOG_TIME));
+    stack.service(&Interceptors { logger, ..Interceptors::default() }, Greeter::new())
 }
 
 fn request() -> RpcRequest {
@@ -335,7 +342,12 @@ impl Baseline {
                 "not an instruction baseline (want \"schema\": {SCHEMA}, \"kind\": \"{KIND}\")"
             )));
         }
-        serde_json::from_value(value).map_err(|e| unusable(format!("malformed ({e})")))
+        let baseline: Baseline = serde_json::from_value(value).map_err(|e| unusable(format!("malformed ({e})")))?;
+        // A comparison divides by every count.
+        if let Some((index, stack)) = baseline.stacks.iter().enumerate().find(|(_, stack)| stack.instructions == 0) {
+            return Err(unusable(format!("stacks[{index}] ({}): instructions is 0", stack.name)));
+        }
+        Ok(baseline)
     }
 
     /// Writes the baseline as pretty JSON; refuses to overwrite an existing file unless `force`.

@@ -3,7 +3,7 @@
 //!
 //! [`serve`] runs the accept loop on the current runtime until a shutdown signal, then lets
 //! in-flight connections finish. [`Server`] does the same with the hardening of `ibench serve`
-//! ([`ServerConfig`]: header-read timeout, body limit, connection cap, grace period) and serves
+//! ([`ServerConfig`]: header-read timeout, body and header limits, connection cap, grace period) and serves
 //! any number of catalog stacks, one per listener, each with [`endpoints`] (`/health`,
 //! `/healthz`, `/metrics`) and [`metrics`]. [`BackgroundServer`] runs one stack on its own
 //! thread and runtime, bound to `127.0.0.1:0`, as hyper's own benches do: what the loopback
@@ -46,9 +46,11 @@ use crate::greeter::{self, Greeter};
 use crate::stack::{BoxRpcService, Interceptors, Stack};
 
 pub mod endpoints;
+pub mod header_limit;
 pub mod metrics;
 
 use endpoints::WithEndpoints;
+use header_limit::LimitHeaders;
 use metrics::{Metrics, RecordMetrics};
 
 /// The HTTP service of one `ibench serve` listener: the endpoints, the metrics recorder, the
@@ -86,19 +88,31 @@ pub struct ServerConfig {
     max_connections: usize,
     grace_period: Duration,
     max_body_bytes: usize,
+    max_header_bytes: usize,
+    max_headers: usize,
 }
 
 impl Default for ServerConfig {
-    /// 5 s to send request headers, 4,096 connections, 10 s of grace, the codec's 4 MiB body limit.
+    /// 5 s to send request headers, 4,096 connections, 10 s of grace, the codec's 4 MiB body
+    /// limit, 16 KiB and 100 request header fields (Node's and hyper's defaults).
     fn default() -> Self {
         ServerConfig {
             header_read_timeout: Duration::from_secs(5),
             max_connections: 4096,
             grace_period: Duration::from_secs(10),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
         }
     }
 }
+
+/// Room for the request line in hyper's HTTP/1 read buffer (and for the pseudo-headers in
+/// h2's header list) beyond [`ServerConfig::max_header_bytes`]: hyper's own URL limit is 64 KiB.
+const REQUEST_LINE_ROOM: usize = 65 * 1024;
+
+/// The per-field overhead of h2's header list size (RFC 7540 §6.5.2).
+const H2_FIELD_OVERHEAD: usize = 32;
 
 impl ServerConfig {
     /// An HTTP/1 client that has not sent complete request headers this long after it
@@ -127,6 +141,30 @@ impl ServerConfig {
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
         self.max_body_bytes = limit;
         self
+    }
+
+    /// The most bytes of request header fields: more get 431 with a Connect error body
+    /// ([`header_limit`]).
+    pub fn max_header_bytes(mut self, limit: usize) -> Self {
+        self.max_header_bytes = limit;
+        self
+    }
+
+    /// The most request header fields: more get 431 ([`header_limit`]; over HTTP/1.1 hyper
+    /// refuses them itself, without a body).
+    pub fn max_headers(mut self, limit: usize) -> Self {
+        self.max_headers = limit;
+        self
+    }
+
+    /// See [`ServerConfig::max_header_bytes`].
+    pub fn get_max_header_bytes(&self) -> usize {
+        self.max_header_bytes
+    }
+
+    /// See [`ServerConfig::max_headers`].
+    pub fn get_max_headers(&self) -> usize {
+        self.max_headers
     }
 
     /// See [`ServerConfig::header_read_timeout`].
@@ -339,8 +377,19 @@ impl Server {
             + 'static,
         S::Future: Send + 'static,
     {
+        let config = &self.config;
+        let service = LimitHeaders::new(service, config.max_header_bytes, config.max_headers);
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder.http1().timer(TokioTimer::new()).header_read_timeout(self.config.header_read_timeout);
+        // hyper's own limits, just above ours: they bound what is buffered before ours can answer.
+        let backstop = config.max_header_bytes.saturating_add(REQUEST_LINE_ROOM);
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(config.header_read_timeout)
+            .max_headers(config.max_headers)
+            .max_buf_size(backstop.max(8192));
+        let h2_list = backstop.saturating_add(config.max_headers.saturating_mul(H2_FIELD_OVERHEAD));
+        builder.http2().max_header_list_size(u32::try_from(h2_list).unwrap_or(u32::MAX));
         let connections = self.metrics.connections();
         let graceful = GracefulShutdown::new();
         tokio::pin!(shutdown);

@@ -51,6 +51,7 @@ use tower::{Layer, Service};
 
 use crate::connect::ConnectService;
 use crate::ecosystem::{self, BoxHttpService, HttpLayer};
+use crate::greeter::{SAY_GOODBYE, SAY_HELLO};
 use crate::interceptors::method_filter::{InvalidPattern, MethodFilterLayer, ProcedurePattern};
 use crate::interceptors::{
     bulkhead::BulkheadLayer, circuit_breaker::CircuitBreakerLayer, error_handler::ErrorHandlerLayer,
@@ -499,7 +500,17 @@ pub fn seed_stacks() -> Vec<Stack> {
 }
 
 /// Every named stack: the seed's five, then each remaining interceptor alone under its own
-/// name (`otel` alone is the seed's `tracing`).
+/// name (`otel` alone is the seed's `tracing`), then the method filter: `method_filter_match`
+/// applies validation to `SayHello` (the call every bench makes), `method_filter_miss` to
+/// `SayGoodbye` only, so that the benches' `SayHello` bypasses it. Against `validation` and
+/// `baseline` they give what routing a layer by procedure costs, applied and bypassed.
+///
+/// ```
+/// use interceptor_bench::stack::catalog;
+/// let names: Vec<String> = catalog().iter().map(|s| s.name().to_owned()).collect();
+/// assert_eq!(names[..5], ["full", "baseline", "validation", "logger", "tracing"]);
+/// assert!(names.ends_with(&["method_filter_match".to_owned(), "method_filter_miss".to_owned()]));
+/// ```
 pub fn catalog() -> Vec<Stack> {
     let mut stacks = seed_stacks();
     for interceptor in Interceptor::ALL {
@@ -507,6 +518,10 @@ pub fn catalog() -> Vec<Stack> {
         if !covered {
             stacks.push(Stack::of(interceptor.name(), &[interceptor]));
         }
+    }
+    for (name, procedure) in [("method_filter_match", SAY_HELLO), ("method_filter_miss", SAY_GOODBYE)] {
+        let filtered = Stack::builder(name).interceptor_for(procedure, Interceptor::Validation);
+        stacks.push(filtered.expect("a greeter procedure is a valid pattern").build());
     }
     stacks
 }

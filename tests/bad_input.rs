@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use support::{Http, PATIENCE, SAY_HELLO, Serve, start_stacks};
 
 const MAX_BODY_BYTES: usize = 4096;
+const MAX_CONNECTIONS: usize = 16;
 
 /// Writes `request` on a fresh connection and reads until the server closes it.
 fn raw(addr: SocketAddr, request: &[u8]) -> String {
@@ -40,6 +41,12 @@ fn post(path: &str, headers: &str, body: &[u8]) -> Vec<u8> {
     [head.as_bytes(), body].concat()
 }
 
+/// A content-type line and `n` more header lines.
+fn json_with_extra_headers(n: usize) -> String {
+    let extra: String = (0..n).map(|i| format!("x-h{i}: 1\r\n")).collect();
+    format!("content-type: application/json\r\n{extra}")
+}
+
 fn json_post(body: &[u8]) -> Vec<u8> {
     post(SAY_HELLO, "content-type: application/json\r\n", body)
 }
@@ -53,6 +60,48 @@ fn status_and_code(answer: &str) -> Expected {
     let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
     let code = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| v["code"].as_str().map(str::to_owned));
     (status, code)
+}
+
+/// The value of the un-labelled metric `name` in `/metrics`, or `None` when the request is
+/// refused (the connection cap) or the metric is missing.
+fn metric(addr: SocketAddr, name: &str) -> Option<u64> {
+    let answer = raw(addr, b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    answer.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Waits until the server has let go of every connection but the one asking; returns how
+/// many of its own requests were refused by the connection cap meanwhile.
+fn wait_until_idle(addr: SocketAddr) -> u64 {
+    let deadline = Instant::now() + PATIENCE;
+    let mut refused = 0;
+    loop {
+        match metric(addr, "ibench_connections_open") {
+            Some(1) => return refused,
+            Some(_) => {}
+            None => refused += 1,
+        }
+        assert!(Instant::now() < deadline, "connections still open after {PATIENCE:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Reads one HTTP/1.1 response with a `content-length` from a kept-alive connection.
+fn read_response(stream: &mut TcpStream) -> String {
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0; 1024];
+    loop {
+        let text = String::from_utf8_lossy(&received).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|l| l.strip_prefix("content-length: ")?.parse::<usize>().ok());
+            if length.is_some_and(|length| body.len() >= length) {
+                return text;
+            }
+        }
+        let read = stream.read(&mut buffer).unwrap();
+        assert!(read > 0, "closed before a whole response: {text:?}");
+        received.extend_from_slice(&buffer[..read]);
+    }
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -78,7 +127,7 @@ fn every_bad_input_gets_its_answer_and_the_server_keeps_serving() {
             "--header-read-timeout",
             "1s",
             "--max-connections",
-            "16",
+            &MAX_CONNECTIONS.to_string(),
             "--max-body-bytes",
             &MAX_BODY_BYTES.to_string(),
         ],
@@ -109,6 +158,17 @@ fn every_bad_input_gets_its_answer_and_the_server_keeps_serving() {
             json_post(format!(r#"{{"name":"{}"}}"#, "a".repeat(MAX_BODY_BYTES)).as_bytes()),
             (429, code("resource_exhausted")),
         ),
+        (
+            // Over the 16 KiB default of --max-header-bytes, under hyper's own limit: our answer.
+            "17 KiB header",
+            post(SAY_HELLO, &format!("content-type: application/json\r\nx-padding: {}\r\n", "a".repeat(17 * 1024)), br#"{"name":"Ada"}"#),
+            (431, code("resource_exhausted")),
+        ),
+        ("15 KiB header", post(SAY_HELLO, &format!("content-type: application/json\r\nx-padding: {}\r\n", "a".repeat(15 * 1024)), br#"{"name":"Ada"}"#), (200, None)),
+        // `post` sends host, connection and content-length: with content-type and n more, n + 4 fields.
+        ("100 header fields", post(SAY_HELLO, &json_with_extra_headers(96), br#"{"name":"Ada"}"#), (200, None)),
+        // Over --max-headers (100): hyper refuses them itself, with no body.
+        ("101 header fields", post(SAY_HELLO, &json_with_extra_headers(97), br#"{"name":"Ada"}"#), (431, None)),
         (
             "very long path",
             post(&format!("/greeter.v1.GreeterService/{}", "a".repeat(64 * 1024)), "content-type: application/json\r\n", b"{}"),
@@ -187,20 +247,33 @@ fn every_bad_input_gets_its_answer_and_the_server_keeps_serving() {
     }
     still_serves(addr, "disconnects mid-body");
 
-    // More connections than the cap (16): the excess is closed at once, without an answer.
-    let held: Vec<TcpStream> = (0..15)
+    // The connection cap: hold exactly the cap (16), each connection proven served (a
+    // kept-alive request answered), and the next ones are closed on accept — at once, long
+    // before the 1 s header-read timeout could close a connection that sends nothing — and
+    // counted in /metrics. Without the cap they would be served and this would fail.
+    assert_eq!(wait_until_idle(addr), 0, "refused under the cap");
+    let rejected_before = metric(addr, "ibench_connections_rejected_total").unwrap();
+    let held: Vec<TcpStream> = (0..MAX_CONNECTIONS)
         .map(|_| {
             let mut stream = TcpStream::connect(addr).unwrap();
-            stream.write_all(b"GET /health HTTP/1.1\r\n").unwrap();
+            stream.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+            let answer = read_response(&mut stream);
+            assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "under the cap: {answer:.300}");
             stream
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(100));
-    let mut excess: Vec<TcpStream> = (0..5).map(|_| TcpStream::connect(addr).unwrap()).collect();
-    for stream in &mut excess {
-        assert_eq!(read_until_closed(stream), "", "over the cap");
+    let start = Instant::now();
+    for _ in 0..5 {
+        let mut excess = TcpStream::connect(addr).unwrap();
+        assert_eq!(read_until_closed(&mut excess), "", "over the cap");
     }
+    let closed_within = start.elapsed();
+    eprintln!("5 connections over the cap of {MAX_CONNECTIONS}: all closed within {closed_within:?}");
+    assert!(closed_within < Duration::from_millis(900), "closed after {closed_within:?}: by the header timeout?");
     drop(held);
+    let refused_while_closing = wait_until_idle(addr);
+    let rejected = metric(addr, "ibench_connections_rejected_total");
+    assert_eq!(rejected, Some(rejected_before + 5 + refused_while_closing));
     still_serves(addr, "over the connection cap");
 
     // HTTP/2: open and reset 1,000 streams. hyper's h2 server ends a connection that resets
@@ -233,6 +306,39 @@ fn every_bad_input_gets_its_answer_and_the_server_keeps_serving() {
         eprintln!("h2 resets: {reset} streams reset on {connections} connections ({answered} answered first)");
     });
     still_serves(addr, "h2 resets");
+
+    // HTTP/2 (h2c): a 17 KiB header gets our 431 with its body, as over HTTP/1.1; a 200 KiB one,
+    // over the SETTINGS_MAX_HEADER_LIST_SIZE the server announces, h2's own 431 or a reset stream.
+    http.runtime.block_on(async {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.unwrap();
+        let driver = tokio::spawn(connection);
+        let padded = |bytes: usize| {
+            let mut request = support::say_hello_request(addr, r#"{"name":"Ada"}"#);
+            request.headers_mut().insert("x-padding", "a".repeat(bytes).parse().unwrap());
+            request
+        };
+        let response = sender.send_request(padded(17 * 1024)).await.unwrap();
+        assert_eq!(response.status(), 431);
+        let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+        let body = String::from_utf8_lossy(&body);
+        assert!(
+            body.contains(r#""code":"resource_exhausted""#) && body.contains("more than the limit of 16384"),
+            "{body}"
+        );
+        sender.ready().await.unwrap();
+        match sender.send_request(padded(200 * 1024)).await {
+            Ok(response) => {
+                eprintln!("h2, 200 KiB header: {}", response.status());
+                assert_eq!(response.status(), 431);
+            }
+            Err(error) => eprintln!("h2, 200 KiB header: stream refused ({error})"),
+        }
+        driver.abort();
+    });
+    still_serves(addr, "h2 header limits");
 
     let rss_after = rss_kib(serve.pid());
     eprintln!("resident memory: {rss_before} KiB before, {rss_after} KiB after");

@@ -93,7 +93,8 @@ fn measure(measurement: Duration, into: Option<(&Path, &str)>) -> TempDir {
     }
     let harness = Harness::new();
     let interceptors = Interceptors::default();
-    let stacks = [Stack::of(BASELINE, &[]), Stack::builder("spin").layer("spin", tower::layer::util::Identity::new()).build()];
+    let stacks =
+        [Stack::of(BASELINE, &[]), Stack::builder("spin").layer("spin", tower::layer::util::Identity::new()).build()];
     let mut group = c.benchmark_group(Depth::InProcess.group(""));
     for stack in stacks {
         harness.rpc(&mut group, stack.name(), stack.service(&interceptors, Greeter::new()));
@@ -262,6 +263,12 @@ fn a_missing_corrupt_or_foreign_baseline_exits_2_naming_the_file() {
         ("fields", r#"{"schema": 1, "kind": "timing", "benches": 3}"#, "not a usable baseline"),
         ("paired", r#"{"schema": 1, "kind": "timing", "benches": {}, "paired": [{"schema": 5}]}"#, "not a usable"),
     ];
+    let mut negative: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("baselines/reference.json").unwrap()).unwrap();
+    let first = negative["benches"].as_object_mut().unwrap().values_mut().next().unwrap();
+    first["estimates"]["median"]["point_estimate"] = serde_json::json!(-1.0);
+    let negative = negative.to_string();
+    let corrupt = corrupt.into_iter().chain([("negative", negative.as_str(), "median.point_estimate is -1")]);
     for (name, content, why) in corrupt {
         let file = baselines.path().join(format!("{name}.json"));
         std::fs::write(&file, content).unwrap();

@@ -129,6 +129,13 @@ fn corrupt_missing_or_foreign_baselines_and_missing_results_exit_2_naming_the_fi
     std::fs::write(&corrupt, "{ not json").unwrap();
     let timing = dir.join("timing.json");
     std::fs::write(&timing, json!({"schema": 1, "kind": "timing", "stacks": []}).to_string()).unwrap();
+    let zero = dir.join("zero.json");
+    let mut counts = reference();
+    counts["stacks"][1]["instructions"] = json!(0);
+    std::fs::write(&zero, counts.to_string()).unwrap();
+    let output = compare(&zero, &dir);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("instructions is 0"));
     for baseline in [corrupt, timing, dir.join("missing.json")] {
         let output = compare(&baseline, &dir);
         assert_eq!(output.status.code(), Some(2));

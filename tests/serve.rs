@@ -225,3 +225,28 @@ fn bad_stack_specs_exit_2_listing_the_known_names() {
         assert!(error.contains(expected), "{spec}: {error}");
     }
 }
+
+#[test]
+fn serve_raises_its_open_files_limit_to_fit_the_connection_cap() {
+    use std::io::BufRead;
+    // Started the way most shells start it, with a soft limit of 256 descriptors.
+    let script = format!(
+        "ulimit -S -n 256 && exec {} serve --stack baseline=0 --discard-logs --max-connections 2000",
+        env!("CARGO_BIN_EXE_ibench")
+    );
+    let mut child =
+        std::process::Command::new("sh").args(["-c", &script]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("ready ") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "ibench serve exited before it was ready");
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let open_files = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let soft: u64 = open_files.split_whitespace().nth(3).unwrap().parse().unwrap();
+    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+    assert!(soft >= 2064.min(hard), "{open_files}");
+}

@@ -444,7 +444,32 @@ impl Baseline {
         if baseline.benches.is_empty() && baseline.paired.is_empty() {
             return Err(corrupt("no benches and no paired results".to_owned()));
         }
+        baseline.check_numbers().map_err(corrupt)?;
         Ok(baseline)
+    }
+
+    /// Every time a comparison divides by or subtracts: positive and finite, named by its field.
+    fn check_numbers(&self) -> Result<(), String> {
+        for (id, bench) in &self.benches {
+            for (which, estimate) in [("mean", &bench.estimates.mean), ("median", &bench.estimates.median)] {
+                let interval = &estimate.confidence_interval;
+                let fields = [
+                    ("point_estimate", estimate.point),
+                    ("confidence_interval.lower_bound", interval.lower_bound),
+                    ("confidence_interval.upper_bound", interval.upper_bound),
+                ];
+                if let Some((field, value)) = fields.into_iter().find(|(_, value)| !(value.is_finite() && *value > 0.0))
+                {
+                    return Err(format!(
+                        "benches.\"{id}\".estimates.{which}.{field} is {value}, not a positive time in ns"
+                    ));
+                }
+            }
+            if bench.elements_per_iteration == Some(0) {
+                return Err(format!("benches.\"{id}\".elements_per_iteration is 0"));
+            }
+        }
+        Ok(())
     }
 
     /// Writes every bench's criterion files into `<criterion_dir>/<bench dir>/<as_name>/`, so

@@ -89,9 +89,10 @@ impl CircuitBreakerLayer {
         self
     }
 
-    /// How long the circuit stays open before a trial call.
+    /// How long the circuit stays open before a trial call (capped at about 30 years, so that
+    /// `now + open_for` never overflows).
     pub const fn open_for(mut self, open_for: Duration) -> Self {
-        self.open_for = open_for;
+        self.open_for = super::capped(open_for);
         self
     }
 
@@ -324,6 +325,16 @@ mod tests {
         let error = call(&service).await.unwrap_err();
         assert_eq!(error, RpcError::new(Code::Unavailable, "circuit breaker open"));
         assert_eq!(handler.calls(), 5, "an open circuit does not call the handler");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_open_for_near_duration_max_opens_without_overflowing() {
+        let handler = Handler::script([Step::Fail(Code::Internal), Step::Answer]);
+        let service = CircuitBreakerLayer::new().failure_threshold(1).open_for(Duration::MAX).layer(handler.clone());
+        assert_eq!(codes(&service, 2).await, [Code::Internal, Code::Unavailable]);
+        tokio::time::advance(Duration::from_secs(86_400 * 365)).await;
+        assert_eq!(call(&service).await.unwrap_err().code, Code::Unavailable, "still open a year later");
+        assert_eq!(handler.calls(), 1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -13,6 +13,10 @@
 //! A call whose response future is dropped before it completes (a timeout or the client going
 //! away) is logged when it is dropped, with the code `canceled`.
 //!
+//! The timestamp and the duration come from a [`LogClock`]: the system's by default, or a fixed
+//! one that makes every line (and so every instruction spent formatting it) the same run to
+//! run, which the instruction-count bench uses.
+//!
 //! ```
 //! use interceptor_bench::greeter::{Greeter, SAY_HELLO};
 //! use interceptor_bench::interceptors::logger::{LogWriter, LoggerLayer};
@@ -36,14 +40,17 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::SystemTime;
 
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 use tower::{Layer, Service};
 use tracing::{Dispatch, Level, Metadata};
 use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::fmt::{MakeWriter, time};
 
 use crate::rpc::{Procedure, RpcError, RpcRequest, RpcResponse};
 
@@ -117,9 +124,49 @@ impl<'a> MakeWriter<'a> for LogWriter {
     }
 }
 
+/// Where the logger reads the time: the timestamp that starts each line and each call's
+/// duration.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use interceptor_bench::interceptors::logger::{LogClock, LoggerLayer};
+///
+/// let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// let layer = LoggerLayer::new().clock(LogClock::Fixed(at));
+/// assert_eq!(layer.get_clock(), &LogClock::Fixed(at)); // lines start 2027-01-15T08:00:00.000000Z, duration_us=0
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogClock {
+    /// The system's: the wall-clock time of each line, the measured duration of each call.
+    #[default]
+    System,
+    /// Always this time: every line carries it and every call lasts 0 µs, so that lines are
+    /// identical run to run (exact instruction counts, golden-file tests).
+    Fixed(SystemTime),
+}
+
+impl LogClock {
+    /// When a call starts: `None` for a fixed clock, whose calls take no time.
+    fn start(self) -> Option<Instant> {
+        match self {
+            LogClock::System => Some(Instant::now()),
+            LogClock::Fixed(_) => None,
+        }
+    }
+}
+
+impl FormatTime for LogClock {
+    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        match self {
+            LogClock::System => time::SystemTime.format_time(w),
+            LogClock::Fixed(at) => write!(w, "{}", humantime::format_rfc3339_micros(*at)),
+        }
+    }
+}
+
 /// One `tracing` event per RPC through the layer's own subscriber; see the [module docs](self).
 ///
-/// `Default` logs at `INFO` to a sink.
+/// `Default` logs at `INFO` to a sink, with the system clock.
 ///
 /// ```
 /// use interceptor_bench::interceptors::logger::LoggerLayer;
@@ -129,13 +176,16 @@ impl<'a> MakeWriter<'a> for LogWriter {
 #[derive(Debug, Clone)]
 pub struct LoggerLayer {
     level: Level,
+    writer: LogWriter,
+    clock: LogClock,
     dispatch: Dispatch,
 }
 
 impl LoggerLayer {
-    /// Logs at `INFO` to a sink.
+    /// Logs at `INFO` to a sink, with the system clock.
     pub fn new() -> Self {
-        LoggerLayer { level: Level::INFO, dispatch: subscriber(LogWriter::default()) }
+        let (writer, clock) = (LogWriter::default(), LogClock::default());
+        LoggerLayer { level: Level::INFO, dispatch: subscriber(writer.clone(), clock), writer, clock }
     }
 
     /// Logs each call at `level`.
@@ -146,13 +196,26 @@ impl LoggerLayer {
 
     /// Writes lines to `writer`.
     pub fn writer(mut self, writer: LogWriter) -> Self {
-        self.dispatch = subscriber(writer);
+        self.dispatch = subscriber(writer.clone(), self.clock);
+        self.writer = writer;
+        self
+    }
+
+    /// Reads the time from `clock`.
+    pub fn clock(mut self, clock: LogClock) -> Self {
+        self.dispatch = subscriber(self.writer.clone(), clock);
+        self.clock = clock;
         self
     }
 
     /// The level each call is logged at.
     pub fn get_level(&self) -> Level {
         self.level
+    }
+
+    /// The clock it reads.
+    pub fn get_clock(&self) -> &LogClock {
+        &self.clock
     }
 }
 
@@ -163,10 +226,11 @@ impl Default for LoggerLayer {
 }
 
 /// A subscriber that writes every event it is given, whatever its level, to `writer` as one
-/// compact line without the target (every event here comes from this module).
-fn subscriber(writer: LogWriter) -> Dispatch {
+/// compact line without the target (every event here comes from this module), stamped by `clock`.
+fn subscriber(writer: LogWriter, clock: LogClock) -> Dispatch {
     let subscriber = tracing_subscriber::fmt()
         .compact()
+        .with_timer(clock)
         .with_max_level(LevelFilter::TRACE)
         .with_ansi(false)
         .with_target(false)
@@ -179,7 +243,7 @@ impl<S> Layer<S> for LoggerLayer {
     type Service = Logger<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Logger { level: self.level, dispatch: self.dispatch.clone(), inner }
+        Logger { level: self.level, clock: self.clock, dispatch: self.dispatch.clone(), inner }
     }
 }
 
@@ -187,6 +251,7 @@ impl<S> Layer<S> for LoggerLayer {
 #[derive(Debug, Clone)]
 pub struct Logger<S> {
     level: Level,
+    clock: LogClock,
     dispatch: Dispatch,
     inner: S,
 }
@@ -225,7 +290,7 @@ where
             level: self.level,
             dispatch: self.dispatch.clone(),
             procedure: request.procedure.clone(),
-            start: Instant::now(),
+            start: self.clock.start(),
         };
         ResponseFuture { future: self.inner.call(request), record: Some(record) }
     }
@@ -236,12 +301,14 @@ struct Record {
     level: Level,
     dispatch: Dispatch,
     procedure: Procedure,
-    start: Instant,
+    /// `None` under a fixed clock.
+    start: Option<Instant>,
 }
 
 impl Record {
     fn emit(self, code: &str) {
-        let duration_us = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let elapsed = self.start.map_or(0, |start| start.elapsed().as_micros());
+        let duration_us = u64::try_from(elapsed).unwrap_or(u64::MAX);
         let procedure = &self.procedure;
         // `tracing::event!` takes its level as a constant: one call site per level.
         macro_rules! rpc_event {
@@ -394,6 +461,26 @@ mod tests {
         let lines = captured.lines();
         assert_eq!(lines.len(), 1);
         assert!(lines[0].contains("code=canceled"), "{}", lines[0]);
+    }
+
+    #[tokio::test]
+    async fn a_fixed_clock_gives_identical_lines() {
+        let captured = Captured::default();
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let slow = service_fn(|request: RpcRequest| async move {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            Greeter::new().oneshot(request).await
+        });
+        let service = captured.layer().clock(LogClock::Fixed(at)).layer(slow);
+        for _ in 0..2 {
+            service.clone().oneshot(hello()).await.unwrap();
+        }
+        let lines = captured.lines();
+        assert_eq!(lines[0], lines[1]);
+        assert_eq!(
+            lines[0],
+            "2027-01-15T08:00:00.000000Z  INFO rpc procedure=greeter.v1.GreeterService/SayHello code=ok duration_us=0"
+        );
     }
 
     #[tokio::test]

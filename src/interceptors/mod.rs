@@ -18,3 +18,14 @@ pub mod serializer;
 mod testing;
 pub mod timeout;
 pub mod validation;
+
+use std::time::Duration;
+
+/// The longest wait an interceptor's configuration holds (about 30 years), so that
+/// `Instant::now() + wait` never overflows.
+const MAX_WAIT: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// `wait`, capped at [`MAX_WAIT`].
+pub(crate) const fn capped(wait: Duration) -> Duration {
+    if wait.as_secs() > MAX_WAIT.as_secs() { MAX_WAIT } else { wait }
+}

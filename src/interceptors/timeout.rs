@@ -43,9 +43,6 @@ use crate::rpc::{Code, RpcError, RpcRequest, RpcResponse};
 /// The seed framework's default limit.
 pub const DEFAULT_LIMIT: Duration = Duration::from_secs(30);
 
-/// Limits are capped here (about 30 years), so that `now + limit` never overflows.
-const MAX_LIMIT: Duration = Duration::from_secs(86_400 * 365 * 30);
-
 /// Applies [`Timeout`]: `deadline_exceeded` past the limit or the request's deadline.
 ///
 /// ```
@@ -64,7 +61,7 @@ pub struct TimeoutLayer {
 impl TimeoutLayer {
     /// A layer with the given limit (capped at about 30 years).
     pub const fn new(limit: Duration) -> Self {
-        TimeoutLayer { limit: if limit.as_secs() > MAX_LIMIT.as_secs() { MAX_LIMIT } else { limit } }
+        TimeoutLayer { limit: super::capped(limit) }
     }
 
     /// Sets the limit; a request's own, earlier deadline still wins.
@@ -247,6 +244,6 @@ mod tests {
 
     #[test]
     fn huge_limits_are_capped() {
-        assert_eq!(TimeoutLayer::new(Duration::MAX).get_limit(), MAX_LIMIT);
+        assert_eq!(TimeoutLayer::new(Duration::MAX).get_limit(), crate::interceptors::MAX_WAIT);
     }
 }

@@ -168,6 +168,13 @@ pub const BUILTINS: [&str; 5] = ["basic-load", "stress-test", "spike-test", "int
 /// The seed's listener names, in port order from 8080.
 pub const SEED_LISTENERS: [&str; 5] = ["full", "baseline", "validation", "logger", "tracing"];
 
+/// The most VUs any stage (or the start) may have, after scaling: each VU holds a connection
+/// per listener, and one machine runs out of ports and descriptors long before.
+pub const MAX_VUS: u32 = 100_000;
+
+/// The longest a scenario may run, all stages together, after scaling.
+pub const MAX_RUN: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
 fn threshold(metric: &str, condition: &str) -> Threshold {
     Threshold::new(metric.parse().expect("built-in metric"), condition.parse().expect("built-in condition"))
 }
@@ -310,21 +317,31 @@ impl Scenario {
 
     /// The same scenario with every stage `duration_scale` times as long (the spike window and
     /// the `spike_recovery_time` limits too) and every VU target `vus_scale` times as large,
-    /// rounded up so that a stage with VUs keeps at least one.
+    /// rounded up so that a stage with VUs keeps at least one. Saturating: a result too large
+    /// to represent becomes the largest value, which [`Scenario::validate`] then refuses.
     pub fn scaled(mut self, duration_scale: f64, vus_scale: f64) -> Scenario {
+        // `as` saturates (and turns NaN into 0) where `mul_f64` would panic.
+        let vus = |target: u32| if target == 0 { 0 } else { ((f64::from(target) * vus_scale).ceil() as u32).max(1) };
+        let scale =
+            |duration: Duration| {
+                Duration::try_from_secs_f64(duration.as_secs_f64() * duration_scale)
+                    .unwrap_or(if duration_scale > 0.0 { Duration::MAX } else { Duration::ZERO })
+            };
         if let Some(search) = self.breakpoint {
             // A breakpoint's stage targets are its rates: the VU scale sizes its pool instead.
-            let pool = ((f64::from(search.max_vus) * vus_scale).ceil() as u32).max(1);
-            return self.with_search(Search { step: search.step.mul_f64(duration_scale), max_vus: pool, ..search });
+            return self.with_search(Search {
+                step: scale(search.step),
+                max_vus: vus(search.max_vus).max(1),
+                ..search
+            });
         }
-        let vus = |target: u32| if target == 0 { 0 } else { ((f64::from(target) * vus_scale).ceil() as u32).max(1) };
         self.start_vus = vus(self.start_vus);
         for stage in &mut self.stages {
-            stage.duration = stage.duration.mul_f64(duration_scale);
+            stage.duration = scale(stage.duration);
             stage.target = vus(stage.target);
         }
         if let Some(spike) = &mut self.spike {
-            spike.window = spike.window.mul_f64(duration_scale);
+            spike.window = scale(spike.window);
         }
         for threshold in &mut self.thresholds {
             if threshold.metric.name == "spike_recovery_time" {
@@ -346,9 +363,9 @@ impl Scenario {
         self
     }
 
-    /// The sum of the stage durations.
+    /// The sum of the stage durations (saturating at `Duration::MAX`).
     pub fn total_duration(&self) -> Duration {
-        self.stages.iter().map(|stage| stage.duration).sum()
+        sum(self.stages.iter())
     }
 
     /// The largest VU count of any stage.
@@ -358,7 +375,7 @@ impl Scenario {
 
     /// When the spike ends, from the start of the run.
     pub fn spike_end(&self) -> Option<Duration> {
-        self.spike.map(|spike| self.stages.iter().take(spike.end_stage + 1).map(|stage| stage.duration).sum())
+        self.spike.map(|spike| sum(self.stages.iter().take(spike.end_stage + 1)))
     }
 
     /// Checks the scenario's own consistency: stages, listeners, thresholds' metrics and filters.
@@ -367,8 +384,20 @@ impl Scenario {
         if self.stages.is_empty() || self.total_duration().is_zero() {
             return invalid("needs at least one stage with a duration".into());
         }
+        if self.total_duration() > MAX_RUN {
+            return invalid(format!(
+                "the stages last {} together, longer than the limit of {}",
+                humantime::format_duration(self.total_duration()),
+                humantime::format_duration(MAX_RUN)
+            ));
+        }
         if self.peak_vus() == 0 {
             return invalid("no stage has any VUs".into());
+        }
+        // A breakpoint's stage targets are rates: its VUs are the pool.
+        let peak = self.breakpoint.map_or(self.peak_vus(), |search| search.max_vus);
+        if peak > MAX_VUS {
+            return invalid(format!("{peak} VUs at the peak, more than the limit of {MAX_VUS}"));
         }
         if self.listeners.is_empty() {
             return invalid("needs at least one listener".into());
@@ -444,6 +473,11 @@ impl Scenario {
     }
 }
 
+/// The sum of the stages' durations, saturating instead of overflowing (`Sum` panics).
+fn sum<'a>(stages: impl Iterator<Item = &'a Stage>) -> Duration {
+    stages.fold(Duration::ZERO, |total, stage| total.saturating_add(stage.duration))
+}
+
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -484,7 +518,7 @@ struct ScenarioFile {
     description: String,
     #[serde(default)]
     executor: ExecutorKind,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "vus")]
     start_vus: u32,
     /// Not needed with `executor = "breakpoint"`: its steps are the stages.
     #[serde(default)]
@@ -493,6 +527,7 @@ struct ScenarioFile {
     #[serde(default)]
     shuffle: bool,
     sleep: Option<SleepFile>,
+    #[serde(default, deserialize_with = "positive_number_opt")]
     rate_per_vu: Option<f64>,
     #[serde(default)]
     thresholds: BTreeMap<String, Vec<ThresholdFile>>,
@@ -535,6 +570,7 @@ impl SearchFile {
 struct StageFile {
     #[serde(deserialize_with = "human_duration")]
     duration: Duration,
+    #[serde(deserialize_with = "vus")]
     target: u32,
 }
 
@@ -563,16 +599,44 @@ enum ThresholdFile {
 struct SpikeFile {
     /// 1-based, as people count stages.
     end_stage: usize,
+    #[serde(deserialize_with = "positive_number")]
     p95_ms: f64,
     #[serde(deserialize_with = "human_duration")]
     window: Duration,
 }
 
+/// A duration of at most [`MAX_RUN`], from a humantime string.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|error| format!("bad duration {text:?} ({error}); write e.g. \"30s\", \"1m\", \"150ms\""))?;
+    if duration > MAX_RUN {
+        return Err(format!("duration {text:?} is longer than the limit of {}", humantime::format_duration(MAX_RUN)));
+    }
+    Ok(duration)
+}
+
 fn human_duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    humantime::parse_duration(&text).map_err(|error| {
-        serde::de::Error::custom(format!("bad duration {text:?} ({error}); write e.g. \"30s\", \"1m\", \"150ms\""))
-    })
+    parse_duration(&String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+}
+
+fn vus<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let vus = u32::deserialize(deserializer)?;
+    if vus > MAX_VUS {
+        return Err(serde::de::Error::custom(format!("{vus} VUs is more than the limit of {MAX_VUS}")));
+    }
+    Ok(vus)
+}
+
+fn positive_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    let number = f64::deserialize(deserializer)?;
+    if !(number.is_finite() && number > 0.0) {
+        return Err(serde::de::Error::custom(format!("must be a positive number, not {number}")));
+    }
+    Ok(number)
+}
+
+fn positive_number_opt<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+    positive_number(deserializer).map(Some)
 }
 
 fn human_duration_opt<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
@@ -581,10 +645,7 @@ fn human_duration_opt<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Resu
 
 fn human_duration_pair<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<(Duration, Duration), D::Error> {
     let [low, high] = <[String; 2]>::deserialize(deserializer)?;
-    let parse = |text: &str| {
-        humantime::parse_duration(text)
-            .map_err(|error| serde::de::Error::custom(format!("bad duration {text:?} ({error})")))
-    };
+    let parse = |text: &str| parse_duration(text).map_err(serde::de::Error::custom);
     Ok((parse(&low)?, parse(&high)?))
 }
 
@@ -692,6 +753,19 @@ mod tests {
     }
 
     #[test]
+    fn a_breakpoint_search_scales_its_steps_and_pool_saturating() {
+        let search = Scenario::builtin("breakpoint").unwrap().scaled(0.1, 2.0).breakpoint.unwrap();
+        assert_eq!((search.step, search.max_vus), (Duration::from_millis(500), 200));
+        // Too long or too many VUs saturates, and validate refuses it; nothing panics.
+        let long = Scenario::builtin("breakpoint").unwrap().scaled(1e300, 1.0);
+        assert_eq!(long.breakpoint.unwrap().step, Duration::MAX);
+        assert!(long.validate().unwrap_err().to_string().contains("longer than the limit"));
+        let crowded = Scenario::builtin("breakpoint").unwrap().scaled(1.0, 1e300);
+        assert_eq!(crowded.breakpoint.unwrap().max_vus, u32::MAX);
+        assert!(crowded.validate().unwrap_err().to_string().contains("VUs at the peak"));
+    }
+
+    #[test]
     fn toml_errors_name_the_line_and_field() {
         let error = Scenario::from_toml(
             "name = \"x\"\nlisteners = [\"full\"]\nstages = [{ duration = \"3 parsecs\", target = 1 }]\n",
@@ -712,6 +786,37 @@ mod tests {
         assert!(error.to_string().contains("cannot be aggregated"), "{error}");
         let error = Scenario::from_toml(&format!("{base}[thresholds]\nlatency = [\"p(95)<1\"]\n")).unwrap_err();
         assert!(error.to_string().contains("unknown metric"), "{error}");
+    }
+
+    #[test]
+    fn extreme_numbers_are_refused_naming_the_line_not_panicking() {
+        let with = |stages: &str, extra: &str| {
+            Scenario::from_toml(&format!("name = \"x\"\nlisteners = [\"full\"]\n{extra}stages = [{stages}]\n"))
+                .unwrap_err()
+                .to_string()
+        };
+        let huge = r#"{ duration = "18446744073709551615s", target = 1 }"#;
+        let error = with(&format!("{huge}, {huge}"), "");
+        assert!(error.contains("line 3") && error.contains("longer than the limit"), "{error}");
+        let error = with(r#"{ duration = "1s", target = 4294967295 }"#, "");
+        assert!(error.contains("line 3") && error.contains("more than the limit of 100000"), "{error}");
+        let error = with(r#"{ duration = "1s", target = -1 }"#, "");
+        assert!(error.contains("line 3"), "{error}");
+        for rate in ["nan", "inf", "0", "-1"] {
+            let error = with(r#"{ duration = "1s", target = 1 }"#, &format!("rate_per_vu = {rate}\n"));
+            assert!(error.contains("line 3") && error.contains("positive number"), "{rate}: {error}");
+        }
+        // Every stage within the limit, together over it.
+        let week = r#"{ duration = "7days", target = 1 }"#;
+        let error = with(&format!("{week}, {week}"), "");
+        assert!(error.contains("longer than the limit"), "{error}");
+
+        let basic = || Scenario::builtin("basic-load").unwrap();
+        for (duration_scale, vus_scale) in [(1e18, 1.0), (f64::MAX, 1.0), (1.0, 1e18), (1.0, f64::INFINITY)] {
+            let scaled = basic().scaled(duration_scale, vus_scale);
+            assert!(scaled.validate().is_err(), "{duration_scale} {vus_scale}");
+        }
+        assert!(basic().scaled(0.01, 0.01).validate().is_ok());
     }
 
     #[test]

@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 mod ab;
 mod baseline;
 mod compare;
+#[cfg(test)]
+mod extreme_values;
+mod flags;
 mod instructions;
 mod load;
 mod overhead;

@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     criterion_dir: Option<PathBuf>,
     /// Per-interceptor budget for the overhead chart (e.g. 2ms, 500us).
-    #[arg(long, default_value = "2ms", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "2ms", value_parser = crate::flags::positive_duration)]
     budget: Duration,
     /// The report's title.
     #[arg(long, default_value = "interceptor-bench report")]

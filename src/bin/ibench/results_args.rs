@@ -11,7 +11,7 @@ use interceptor_bench::results::{Results, ResultsError, criterion_dir};
 pub struct ResultsArgs {
     /// Per-interceptor overhead budget (e.g. 2ms, 500us, 1.5µs; the seed's target is 2ms); a stack of n
     /// interceptors gets n budgets.
-    #[arg(long, default_value = "2ms", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "2ms", value_parser = crate::flags::positive_duration)]
     pub budget: Duration,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -13,8 +13,14 @@ use interceptor_bench::interceptors::otel::OtelLayer;
 use interceptor_bench::server::{Drain, Server, ServerConfig, StackListener, TerminationSignals};
 use interceptor_bench::stack::{Interceptors, Stack, find, parse_chain, seed_stacks};
 
+use crate::flags;
+use clap::builder::RangedU64ValueParser;
+
 /// The seed's ports, in the order of `seed_stacks()`: full, baseline, validation, logger, tracing.
 const SEED_PORTS: [u16; 5] = [8080, 8081, 8082, 8083, 8084];
+
+/// The most `--max-connections`: far past what one process's descriptors allow anyway.
+const MAX_CONNECTIONS: u64 = 1 << 20;
 
 /// Serve the seed's stacks (or your choice) over HTTP/1.1 and h2c, one port per stack.
 ///
@@ -48,24 +54,38 @@ pub struct Args {
 
     /// Tokio worker threads. 1 runs everything on one thread, which was fastest on a 2-core
     /// machine shared with the load generator.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=flags::MAX_THREADS as i64))]
     workers: u16,
 
-    /// Most connections served at once over all listeners; more are closed on accept and counted.
-    #[arg(long, value_name = "N", default_value_t = ServerConfig::default().get_max_connections())]
+    /// Most connections served at once over all listeners (1 to 1048576); more are closed on
+    /// accept and counted.
+    #[arg(long, value_name = "N", default_value_t = ServerConfig::default().get_max_connections(),
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_CONNECTIONS))]
     max_connections: usize,
 
     /// Close an HTTP/1 connection whose client takes longer than this to send request headers;
     /// also the idle timeout of HTTP/1 keep-alive connections.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = flags::positive_duration)]
     header_read_timeout: Duration,
 
-    /// Largest request body accepted; larger ones get 429 resource_exhausted.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    /// Largest request body accepted (1 B to 1 GiB); larger ones get 429 resource_exhausted.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=1 << 30))]
     max_body_bytes: usize,
 
+    /// Largest request header block accepted (names, values and the request line; 1 B to 1 MiB);
+    /// larger ones get 431 with a JSON body saying so.
+    #[arg(long, value_name = "BYTES", default_value_t = ServerConfig::default().get_max_header_bytes(),
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=1 << 20))]
+    max_header_bytes: usize,
+
+    /// Most request headers accepted (1 to 1000); more get 431.
+    #[arg(long, value_name = "N", default_value_t = ServerConfig::default().get_max_headers(),
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    max_headers: usize,
+
     /// On SIGINT/SIGTERM, how long to wait for in-flight requests before closing their connections.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = flags::duration)]
     grace_period: Duration,
 
     /// File the logger interceptor appends its lines to (never the terminal).
@@ -158,6 +178,8 @@ impl Args {
             .max_connections(self.max_connections)
             .header_read_timeout(self.header_read_timeout)
             .max_body_bytes(self.max_body_bytes)
+            .max_header_bytes(self.max_header_bytes)
+            .max_headers(self.max_headers)
             .grace_period(self.grace_period)
     }
 
@@ -194,15 +216,26 @@ impl Args {
     }
 }
 
+/// A listener to bind: its stack and address, and the faults injected into its greeter.
+type Planned = ((Stack, SocketAddr), Option<FaultLayer>);
+
+/// The listeners to bind, each with its faults: every flag checked, nothing bound yet. `Err`
+/// is bad usage, exit 2.
+pub fn prepare(args: &Args) -> Result<Vec<Planned>, String> {
+    let listeners = args.listeners()?;
+    let faults = args.faults_for(&listeners)?;
+    Ok(listeners.into_iter().zip(faults).collect())
+}
+
 pub fn run(args: Args) -> ExitCode {
-    let listeners = match args.listeners() {
+    let listeners = match prepare(&args) {
         Ok(listeners) => listeners,
-        Err(message) => return fail(&message),
+        Err(message) => {
+            eprintln!("ibench serve: error: {message}");
+            return ExitCode::from(2);
+        }
     };
-    let faults = match args.faults_for(&listeners) {
-        Ok(faults) => faults,
-        Err(message) => return fail(&message),
-    };
+    raise_file_limit(args.max_connections);
     let runtime = match args.runtime() {
         Ok(runtime) => runtime,
         Err(error) => return fail(&format!("cannot start the runtime: {error}")),
@@ -212,13 +245,13 @@ pub fn run(args: Args) -> ExitCode {
         Err(message) => return fail(&message),
     };
     runtime.block_on(async {
-        let bind = |((stack, addr), faults): ((Stack, SocketAddr), Option<FaultLayer>)| {
+        let bind = |((stack, addr), faults): Planned| {
             StackListener::bind(stack, addr).map(|bound| match faults {
                 Some(faults) => bound.faults(faults),
                 None => bound,
             })
         };
-        let bound = match listeners.into_iter().zip(faults).map(bind).collect() {
+        let bound = match listeners.into_iter().map(bind).collect() {
             Ok(bound) => bound,
             Err(error) => return fail(&error.to_string()),
         };
@@ -265,6 +298,22 @@ async fn serve(
             ExitCode::SUCCESS
         }
         Err(error) => fail(&format!("server failed: {error}")),
+    }
+}
+
+/// Every connection is a file descriptor: raises the soft open-files limit to fit
+/// --max-connections and some spare (as far as the hard limit allows), or warns that
+/// connections past the limit will wait in the backlog (the accept loop backs off on `EMFILE`).
+fn raise_file_limit(max_connections: usize) {
+    const SPARE: u64 = 64;
+    let wanted = u64::try_from(max_connections).unwrap_or(u64::MAX).saturating_add(SPARE);
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(limit) if limit < wanted => eprintln!(
+            "ibench serve: warning: the open-files limit is {limit}, under --max-connections {max_connections}; \
+             raise it (ulimit -n {wanted}) or connections past it wait to be accepted"
+        ),
+        Ok(_) => {}
+        Err(error) => eprintln!("ibench serve: warning: cannot raise the open-files limit: {error}"),
     }
 }
 
