@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use interceptor_bench::connect::ConnectService;
+use interceptor_bench::connect::{ConnectService, ResponseBody};
 use interceptor_bench::greeter::Greeter;
 use interceptor_bench::load::scenario::{Scenario, Stage};
 use interceptor_bench::load::{self, ExecutorKind, LoadOptions, Targets};
@@ -439,9 +439,7 @@ async fn samples_the_server_from_its_prometheus_metrics() {
         let greeter = greeter.clone();
         async move {
             if request.uri().path() == "/metrics" {
-                return Ok(http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
-                    METRICS.as_bytes(),
-                ))));
+                return Ok(http::Response::new(ResponseBody::from(bytes::Bytes::from_static(METRICS.as_bytes()))));
             }
             greeter.oneshot(request).await
         }
