@@ -1,5 +1,9 @@
-//! One HTTP/1.1 keep-alive connection per VU and listener, speaking Connect unary JSON to the
-//! greeter: a VU's `SayHello` with its own name, checked for status 200 and `Hello, <name>!`.
+//! One keep-alive connection per VU and listener, speaking the target's [`Protocol`] to the
+//! greeter: a VU's `SayHello` with its own name, checked for success and `Hello, <name>!`.
+//! Connect JSON and Connect protobuf go over HTTP/1.1; gRPC over HTTP/2 cleartext with prior
+//! knowledge (h2c, as gRPC clients connect to a plaintext port), where a non-zero
+//! `grpc-status` counts as the HTTP status of its Connect code (14 `unavailable` as 503), so
+//! `http_req_failed` and the checks mean the same in every protocol.
 //!
 //! ```no_run
 //! use interceptor_bench::load::client::Caller;
@@ -16,16 +20,18 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HOST, HeaderValue};
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{CONTENT_TYPE, HOST, HeaderValue, TE};
+use http::{HeaderMap, Response};
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::Deserialize;
 use tokio::net::TcpStream;
 
 use super::target::Target;
-use crate::greeter::SAY_HELLO;
+use crate::connect::{DEFAULT_MAX_BODY_BYTES, Protocol, code_of_grpc_status, unframe_grpc};
+use crate::greeter::{SAY_HELLO, SAY_HELLO_REQUEST, SAY_HELLO_RESPONSE};
 
 /// What one call came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +82,34 @@ pub async fn get_text(target: &Target, timeout: Duration) -> Option<String> {
     tokio::time::timeout(timeout, fetch).await.ok().flatten()
 }
 
+/// A kept-alive connection: HTTP/1.1 for Connect, HTTP/2 for gRPC.
+enum Connection {
+    Http1(http1::SendRequest<Full<Bytes>>),
+    Http2(http2::SendRequest<Full<Bytes>>),
+}
+
+impl Connection {
+    fn is_closed(&self) -> bool {
+        match self {
+            Connection::Http1(sender) => sender.is_closed(),
+            Connection::Http2(sender) => sender.is_closed(),
+        }
+    }
+
+    async fn send(&mut self, request: http::Request<Full<Bytes>>) -> Option<Response<hyper::body::Incoming>> {
+        match self {
+            Connection::Http1(sender) => {
+                sender.ready().await.ok()?;
+                sender.send_request(request).await.ok()
+            }
+            Connection::Http2(sender) => {
+                sender.ready().await.ok()?;
+                sender.send_request(request).await.ok()
+            }
+        }
+    }
+}
+
 /// A VU's client for one target: keeps its connection open across calls and reconnects
 /// when the server closed it.
 pub struct Caller {
@@ -84,55 +118,109 @@ pub struct Caller {
     host: HeaderValue,
     body: Bytes,
     expected: String,
-    connection: Option<http1::SendRequest<Full<Bytes>>>,
+    connection: Option<Connection>,
 }
 
 impl Caller {
-    /// A caller that greets as `name`; it connects on its first call.
+    /// A caller that greets as `name` in the target's protocol; it connects on its first call.
     pub fn new(target: Target, name: &str) -> Self {
-        let body = Bytes::from(serde_json::json!({ "name": name }).to_string());
+        let message = serde_json::json!({ "name": name });
+        let body = match target.protocol() {
+            Protocol::ConnectJson => Bytes::from(message.to_string()),
+            Protocol::ConnectProto => Bytes::from(SAY_HELLO_REQUEST.encode_proto(&message).expect("a string name")),
+            Protocol::Grpc => {
+                let message = SAY_HELLO_REQUEST.encode_proto(&message).expect("a string name");
+                let mut framed = BytesMut::with_capacity(5 + message.len());
+                framed.put_u8(0);
+                framed.put_u32(u32::try_from(message.len()).expect("a name shorter than 4 GiB"));
+                framed.put_slice(&message);
+                framed.freeze()
+            }
+        };
         let host = HeaderValue::from_str(target.authority()).expect("a parsed URI authority is a valid header value");
-        let uri = target.path(SAY_HELLO).parse().expect("a parsed URL's path and a procedure name make a valid path");
+        let path = target.path(SAY_HELLO);
+        // HTTP/2 requests carry the scheme and authority; HTTP/1.1 ones the path and a Host header.
+        let uri =
+            if target.protocol() == Protocol::Grpc { format!("http://{}{path}", target.authority()) } else { path };
+        let uri = uri.parse().expect("a parsed URL's path and a procedure name make a valid URI");
         Caller { uri, host, body, expected: format!("Hello, {name}!"), target, connection: None }
     }
 
-    async fn connect(&self) -> Result<http1::SendRequest<Full<Bytes>>, ()> {
+    async fn connect(&self) -> Result<Connection, ()> {
         let stream = TcpStream::connect(self.target.addr()).await.map_err(drop)?;
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.map_err(drop)?;
-        // Ends when the server closes the connection or this caller drops its sender.
-        tokio::spawn(connection);
-        Ok(sender)
+        // Each connection task ends when the server closes the connection or this caller drops its sender.
+        if self.target.protocol() == Protocol::Grpc {
+            let (sender, connection) =
+                http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.map_err(drop)?;
+            tokio::spawn(connection);
+            Ok(Connection::Http2(sender))
+        } else {
+            let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.map_err(drop)?;
+            tokio::spawn(connection);
+            Ok(Connection::Http1(sender))
+        }
     }
 
     async fn call(&mut self) -> Outcome {
-        let mut sender = match self.connection.take() {
-            Some(sender) if !sender.is_closed() => sender,
+        let mut connection = match self.connection.take() {
+            Some(connection) if !connection.is_closed() => connection,
             _ => match self.connect().await {
-                Ok(sender) => sender,
+                Ok(connection) => connection,
                 Err(()) => return Outcome::transport_error(),
             },
         };
-        if sender.ready().await.is_err() {
-            return Outcome::transport_error();
-        }
+        let protocol = self.target.protocol();
         let mut request = http::Request::new(Full::new(self.body.clone()));
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = self.uri.clone();
-        request.headers_mut().insert(HOST, self.host.clone());
-        request.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let Ok(response) = sender.send_request(request).await else {
+        let headers = request.headers_mut();
+        if protocol == Protocol::Grpc {
+            headers.insert(TE, HeaderValue::from_static("trailers"));
+        } else {
+            headers.insert(HOST, self.host.clone());
+        }
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(protocol.content_type()));
+        let Some(response) = connection.send(request).await else {
             return Outcome::transport_error();
         };
-        let status = response.status().as_u16();
-        let Ok(body) = response.into_body().collect().await else {
+        let (parts, body) = response.into_parts();
+        let Ok(body) = body.collect().await else {
             return Outcome::transport_error();
         };
-        self.connection = Some(sender);
-        let body = body.to_bytes();
-        let message_ok = status == 200
-            && serde_json::from_slice::<Reply<'_>>(&body).is_ok_and(|reply| reply.message == self.expected.as_str());
-        Outcome { status: Some(status), message_ok, transport_error: false }
+        self.connection = Some(connection);
+        let status = parts.status.as_u16();
+        let outcome =
+            |status: u16, message_ok: bool| Outcome { status: Some(status), message_ok, transport_error: false };
+        match protocol {
+            Protocol::ConnectJson => {
+                let body = body.to_bytes();
+                let message_ok = status == 200
+                    && serde_json::from_slice::<Reply<'_>>(&body)
+                        .is_ok_and(|reply| reply.message == self.expected.as_str());
+                outcome(status, message_ok)
+            }
+            Protocol::ConnectProto => {
+                let message_ok = status == 200 && self.greeted(&body.to_bytes());
+                outcome(status, message_ok)
+            }
+            Protocol::Grpc => {
+                let grpc_status = grpc_status(body.trailers().unwrap_or(&parts.headers));
+                match grpc_status {
+                    Some(0) if status == 200 => {
+                        let message = unframe_grpc(&body.to_bytes(), false, DEFAULT_MAX_BODY_BYTES);
+                        outcome(status, message.is_ok_and(|message| self.greeted(&message)))
+                    }
+                    Some(code) if status == 200 => outcome(code_of_grpc_status(code).http_status(), false),
+                    _ => outcome(if status == 200 { 500 } else { status }, false),
+                }
+            }
+        }
+    }
+
+    /// The protobuf `SayHelloResponse` greets this caller's name.
+    fn greeted(&self, message: &[u8]) -> bool {
+        SAY_HELLO_RESPONSE.decode_proto(message).is_ok_and(|reply| reply["message"] == self.expected.as_str())
     }
 
     /// One `SayHello`, abandoned (and its connection closed) after `timeout`.
@@ -146,4 +234,9 @@ impl Caller {
             }
         }
     }
+}
+
+/// The `grpc-status` in trailers (or the headers of a trailers-only answer).
+fn grpc_status(headers: &HeaderMap) -> Option<u32> {
+    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
 }

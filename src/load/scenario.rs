@@ -20,10 +20,12 @@
 //!     listeners = ["baseline"]
 //!     sleep = "10ms"
 //!     stages = [{ duration = "2s", target = 5 }]
+//!     protocol = "grpc"   # or connect-json (the default), connect-proto
 //!     [thresholds]
 //!     http_req_duration = ["p(95)<50"]
 //! "#).unwrap();
 //! assert_eq!(mine.thresholds[0].to_string(), "http_req_duration: p(95)<50");
+//! assert_eq!(mine.protocol, interceptor_bench::connect::Protocol::Grpc);
 //! assert!(Scenario::from_toml("name = 1").unwrap_err().to_string().contains("line 1"));
 //! ```
 
@@ -35,6 +37,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::threshold::{Aggregation, MetricRef, Threshold};
+use crate::connect::Protocol;
 
 /// One stage: ramp linearly from the previous stage's target to `target` VUs over `duration`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -151,6 +154,8 @@ pub struct Scenario {
     pub spike: Option<Spike>,
     /// For overhead runs: the listener without interceptors that the others are compared with.
     pub overhead_baseline: Option<String>,
+    /// The protocol every call speaks: Connect JSON (the default), Connect protobuf or gRPC.
+    pub protocol: Protocol,
 }
 
 /// The names of the built-in scenarios.
@@ -178,6 +183,7 @@ impl Scenario {
             thresholds: Vec::new(),
             spike: None,
             overhead_baseline: None,
+            protocol: Protocol::ConnectJson,
         }
     }
 
@@ -455,6 +461,8 @@ struct ScenarioFile {
     thresholds: BTreeMap<String, Vec<ThresholdFile>>,
     spike: Option<SpikeFile>,
     overhead_baseline: Option<String>,
+    #[serde(default)]
+    protocol: Protocol,
 }
 
 #[derive(Deserialize)]
@@ -568,6 +576,7 @@ impl ScenarioFile {
             thresholds,
             spike,
             overhead_baseline: self.overhead_baseline,
+            protocol: self.protocol,
         })
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use interceptor_bench::connect::Protocol;
 use interceptor_bench::load::output::{check_writable, write_json};
 use interceptor_bench::load::resources::Source;
 use interceptor_bench::load::scenario::BUILTINS;
@@ -31,6 +32,10 @@ pub struct Args {
     /// Multiply every stage's VU target (rounded up, at least 1).
     #[arg(long, default_value_t = 1.0)]
     vus_scale: f64,
+    /// The protocol of every call: connect-json, connect-proto (Connect binary protobuf, both over
+    /// HTTP/1.1) or grpc (over h2c). Default: the scenario's `protocol`, else connect-json.
+    #[arg(long)]
+    protocol: Option<Protocol>,
     /// Open model: the peak arrival rate in iterations per second (stages keep their shape).
     #[arg(long)]
     rate: Option<f64>,
@@ -109,10 +114,13 @@ pub fn run(args: Args) -> ExitCode {
     if args.threads == 0 {
         return bad_input("--threads must be at least 1");
     }
-    let scenario = match Scenario::load(name) {
+    let mut scenario = match Scenario::load(name) {
         Ok(scenario) => scenario.scaled(args.duration_scale, args.vus_scale),
         Err(error) => return bad_input(error),
     };
+    if let Some(protocol) = args.protocol {
+        scenario.protocol = protocol;
+    }
     let open = args.executor.unwrap_or(scenario.executor) == ExecutorKind::Open;
     if !open && (args.rate.is_some() || args.max_vus.is_some()) {
         return bad_input("--rate and --max-vus apply to the open model: add --executor open");
