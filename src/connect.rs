@@ -77,6 +77,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
 use http_body::Body;
@@ -86,12 +87,15 @@ use tower::{Service, ServiceExt};
 pub use self::body::{DRAIN_LIMIT_BYTES, DRAIN_TIMEOUT, ResponseBody};
 pub use self::compression::COMPRESS_MIN_BYTES;
 pub use self::grpc::{
-    PREFIX_BYTES as GRPC_PREFIX_BYTES, code_of_grpc_status, encode_error as encode_grpc_error, grpc_status,
-    parse_grpc_timeout, unframe as unframe_grpc,
+    PREFIX_BYTES as GRPC_PREFIX_BYTES, code_of_grpc_status, encode_error as encode_grpc_error, frame as frame_grpc,
+    grpc_status, parse_grpc_timeout, unframe as unframe_grpc,
 };
 pub use self::unary::encode_error;
 use crate::greeter;
-use crate::rpc::{Code, MethodSchema, Procedure, RpcError, RpcRequest, RpcResponse, WireCodec};
+use crate::rpc::{
+    Code, Message, MessageSchema, MethodSchema, Procedure, RpcError, RpcRequest, RpcResponse, SchemaViolation,
+    WireCodec,
+};
 
 /// The default limit on a request body: 4 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -143,6 +147,29 @@ impl Protocol {
             Protocol::ConnectProto => "application/proto",
             Protocol::Grpc => "application/grpc",
         }
+    }
+
+    /// A request body carrying `message` (of type `schema`) in this protocol: JSON, protobuf,
+    /// or one uncompressed length-prefixed protobuf message. What clients send.
+    ///
+    /// ```
+    /// use interceptor_bench::connect::Protocol;
+    /// use interceptor_bench::greeter::SAY_HELLO_REQUEST;
+    /// use serde_json::json;
+    ///
+    /// let ada = json!({"name": "Ada"});
+    /// assert_eq!(Protocol::ConnectJson.encode_request(&SAY_HELLO_REQUEST, &ada).unwrap(), r#"{"name":"Ada"}"#);
+    /// assert_eq!(Protocol::Grpc.encode_request(&SAY_HELLO_REQUEST, &ada).unwrap(), &b"\0\0\0\0\x05\x0a\x03Ada"[..]);
+    /// ```
+    ///
+    /// # Errors
+    /// When `message` does not fit `schema` (protobuf only).
+    pub fn encode_request(self, schema: &MessageSchema, message: &Message) -> Result<Bytes, SchemaViolation> {
+        Ok(match self {
+            Protocol::ConnectJson => Bytes::from(message.to_string()),
+            Protocol::ConnectProto => Bytes::from(schema.encode_proto(message)?),
+            Protocol::Grpc => grpc::frame(false, &schema.encode_proto(message)?),
+        })
     }
 
     /// The protocol a request's `Content-Type` names (parameters such as `charset` aside).

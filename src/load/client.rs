@@ -20,7 +20,7 @@
 
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST, HeaderValue, TE};
 use http::{HeaderMap, Response};
 use http_body_util::{BodyExt, Full};
@@ -125,18 +125,7 @@ impl Caller {
     /// A caller that greets as `name` in the target's protocol; it connects on its first call.
     pub fn new(target: Target, name: &str) -> Self {
         let message = serde_json::json!({ "name": name });
-        let body = match target.protocol() {
-            Protocol::ConnectJson => Bytes::from(message.to_string()),
-            Protocol::ConnectProto => Bytes::from(SAY_HELLO_REQUEST.encode_proto(&message).expect("a string name")),
-            Protocol::Grpc => {
-                let message = SAY_HELLO_REQUEST.encode_proto(&message).expect("a string name");
-                let mut framed = BytesMut::with_capacity(5 + message.len());
-                framed.put_u8(0);
-                framed.put_u32(u32::try_from(message.len()).expect("a name shorter than 4 GiB"));
-                framed.put_slice(&message);
-                framed.freeze()
-            }
-        };
+        let body = target.protocol().encode_request(&SAY_HELLO_REQUEST, &message).expect("a name is a string");
         let host = HeaderValue::from_str(target.authority()).expect("a parsed URI authority is a valid header value");
         let path = target.path(SAY_HELLO);
         // HTTP/2 requests carry the scheme and authority; HTTP/1.1 ones the path and a Host header.
