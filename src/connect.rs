@@ -307,7 +307,7 @@ where
                 Ok(route) => route,
                 Err(refusal) => {
                     body::drain(&parts.headers, body).await;
-                    return Ok(refusal);
+                    return Ok(*refusal);
                 }
             };
             let response = match protocol {
@@ -334,21 +334,21 @@ where
 fn route<'r>(
     parts: &http::request::Parts,
     routes: &'r Routes,
-) -> Result<(Protocol, &'r Procedure, &'static MethodSchema), http::Response<ResponseBody>> {
+) -> Result<(Protocol, &'r Procedure, &'static MethodSchema), Box<http::Response<ResponseBody>>> {
     let protocol = Protocol::of(&parts.headers);
     let path = parts.uri.path();
     let Some((procedure, method)) = routes.get(path) else {
         let message = format!("{path} is not a procedure served here");
-        return Err(match protocol {
+        return Err(Box::new(match protocol {
             Some(Protocol::Grpc) => grpc::encode_error(&RpcError::new(Code::Unimplemented, message)),
             _ => unary::reject(StatusCode::NOT_FOUND, Code::Unimplemented, &message),
-        });
+        }));
     };
     if parts.method != Method::POST {
         let message = format!("method {} not allowed: unary calls use POST", parts.method);
         let mut response = unary::reject(StatusCode::METHOD_NOT_ALLOWED, Code::Unknown, &message);
         response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
-        return Err(response);
+        return Err(Box::new(response));
     }
     let Some(protocol) = protocol else {
         let got = parts.headers.get(CONTENT_TYPE).map_or("none".into(), |v| String::from_utf8_lossy(v.as_bytes()));
@@ -357,7 +357,7 @@ fn route<'r>(
         );
         let mut response = unary::reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, Code::Unknown, &message);
         response.headers_mut().insert("accept-post", ACCEPTED_CONTENT_TYPES);
-        return Err(response);
+        return Err(Box::new(response));
     };
     Ok((protocol, procedure, method))
 }
