@@ -276,7 +276,7 @@ pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) 
         let target = targets
             .get(listener)
             .ok_or_else(|| LoadError::MissingTarget { listener: listener.clone(), known: known() })?;
-        listener_targets.push(target.clone());
+        listener_targets.push(target.clone().with_protocol(scenario.protocol));
     }
     for (name, target) in scenario.listeners.iter().zip(&listener_targets) {
         preflight(name, target).await?;
