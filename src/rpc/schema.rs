@@ -65,7 +65,8 @@ impl Field {
 /// use interceptor_bench::rpc::{Field, FieldKind, MessageSchema};
 /// use serde_json::json;
 ///
-/// let schema = MessageSchema::new("greeter.v1.SayHelloRequest", &[Field::new(1, "name", FieldKind::String)]);
+/// const FIELDS: &[Field] = &[Field::new(1, "name", FieldKind::String)];
+/// let schema = MessageSchema::new("greeter.v1.SayHelloRequest", FIELDS);
 /// assert!(schema.check(&json!({"name": "Ada", "extra": 1})).is_ok());
 /// let err = schema.check(&json!({"name": 7})).unwrap_err();
 /// assert_eq!(err.to_string(), "greeter.v1.SayHelloRequest.name: expected string, got 7");
