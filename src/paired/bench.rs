@@ -377,7 +377,8 @@ impl PairedBench {
     fn measure(&mut self, depth: Depth, reference: (&str, impl TimedCalls), candidate: (&str, impl TimedCalls)) {
         let ((reference, mut a), (candidate, mut b)) = (reference, candidate);
         let rounds = self.rounds() as u32;
-        let schedule = Schedule { time: self.schedule.time / rounds, warm_up: self.schedule.warm_up / rounds, ..self.schedule };
+        let schedule =
+            Schedule { time: self.schedule.time / rounds, warm_up: self.schedule.warm_up / rounds, ..self.schedule };
         let samples = self.runtime.block_on(sample_pair(&mut a, &mut b, &schedule));
         if self.mode == Mode::Test {
             let id = format!("{}/{candidate}/{}", depth.group(&self.suite), depth.overhead_variant());
