@@ -93,7 +93,8 @@ fn measure(measurement: Duration, into: Option<(&Path, &str)>) -> TempDir {
     }
     let harness = Harness::new();
     let interceptors = Interceptors::default();
-    let stacks = [Stack::of(BASELINE, &[]), Stack::builder("spin").layer("spin", tower::layer::util::Identity::new()).build()];
+    let stacks =
+        [Stack::of(BASELINE, &[]), Stack::builder("spin").layer("spin", tower::layer::util::Identity::new()).build()];
     let mut group = c.benchmark_group(Depth::InProcess.group(""));
     for stack in stacks {
         harness.rpc(&mut group, stack.name(), stack.service(&interceptors, Greeter::new()));
