@@ -421,3 +421,17 @@ fn a_refused_request_is_drained_so_the_client_reads_the_415_and_keeps_the_connec
     let answer = read_response(&mut stream);
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n") && answer.ends_with(r#"{"message":"Hello, Ada!"}"#), "{answer}");
 }
+
+#[tokio::test]
+async fn grpc_trailers_pass_through_the_http_level_layers() {
+    for name in ["tower_http_trace", "tower_http_timeout", "tower_http_request_id"] {
+        let stack = find(name).unwrap();
+        assert_eq!(stack.http_layer_names(), [name]);
+        let service = stack.http_service(&Interceptors::default(), Greeter::new());
+        let request = interceptor_bench::ecosystem::box_request(grpc_request(HELLO_PATH, frame(0, &proto("Ada"))));
+        let answer = settle(service.oneshot(request).await.unwrap()).await;
+        assert!(answer.trailers.as_ref().is_some_and(|t| t.contains_key("grpc-status")), "{name} lost the trailers");
+        assert_eq!(answer.grpc_status(), 0, "{name}");
+        assert_eq!(SAY_HELLO_RESPONSE.decode_proto(&answer.body[5..]).unwrap(), json!({ "message": "Hello, Ada!" }));
+    }
+}
