@@ -13,6 +13,10 @@
 //!   (`interceptor_bench::ecosystem::suites`), each tower-http or tower layer alone around the
 //!   codec over the baseline, as HTTP services answering the same request.
 //!
+//! - group `protocols/in_process`: the same `SayHello` through the codec over the `baseline`
+//!   stack in each protocol (`connect-json`, `connect-proto`, `grpc`): decode, the call,
+//!   encode and drain. Minus `in_process/baseline` it is the codec's own cost per call.
+//!
 //! `cargo bench --bench in_process -- --profile-time 5` writes a flamegraph per bench to
 //! `target/criterion/<group>/<stack>/unary/profile/flamegraph.svg` (criterion's directory names:
 //! `/` inside a group or stack name becomes `_`, e.g. `comparators_in_process`, `chain_3`).
@@ -21,14 +25,15 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use bytes::Bytes;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use http_body::Body;
-use http_body_util::Full;
-use interceptor_bench::bench::{BASELINE, Depth, FLOOR, Harness, floor};
+use http_body_util::{BodyExt, Full};
+use interceptor_bench::bench::{BASELINE, Depth, FLOOR, Harness, UNARY, floor};
+use interceptor_bench::connect::{ConnectService, Protocol};
 use interceptor_bench::ecosystem::suites;
 use interceptor_bench::greeter::Greeter;
 use interceptor_bench::stack::{Interceptors, catalog, cumulative_chain, find};
-use tower::Service;
+use tower::{Service, ServiceExt};
 
 #[path = "support/comparators.rs"]
 mod comparators;
@@ -86,9 +91,30 @@ fn ecosystem_layers(c: &mut Criterion) {
     }
 }
 
+/// One call through the codec over the baseline stack in each protocol, the response drained.
+fn protocols(c: &mut Criterion) {
+    let harness = Harness::new();
+    let baseline = find(BASELINE).expect("a catalog stack").service(&Interceptors::default(), Greeter::new());
+    let codec = ConnectService::greeter(baseline);
+    let mut group = c.benchmark_group(Depth::InProcess.group("protocols"));
+    group.throughput(Throughput::Elements(1));
+    for protocol in Protocol::ALL {
+        let call = async |request| {
+            let response = codec.clone().oneshot(request).await.expect("the codec is infallible");
+            assert!(response.status().is_success(), "{protocol} failed the benchmark call");
+            response.into_body().collect().await.expect("the body is infallible").to_bytes()
+        };
+        let id = BenchmarkId::new(protocol.name(), UNARY);
+        group.bench_function(id, |b| {
+            b.to_async(harness.runtime()).iter_batched(|| support::say_hello(protocol), call, BatchSize::SmallInput)
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = support::criterion(Duration::from_millis(500), Duration::from_millis(1500), 60);
-    targets = stacks, comparators, ecosystem_layers
+    targets = stacks, comparators, ecosystem_layers, protocols
 }
 criterion_main!(benches);

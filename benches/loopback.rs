@@ -6,13 +6,23 @@
 //! - `http1_seq`: sequential round trips on one keep-alive connection (latency);
 //! - `http1_c16`: 16 round trips in flight on 16 keep-alive connections per iteration
 //!   (throughput in calls).
+//!
+//! Group `protocols/loopback`: sequential `SayHello` round trips on one kept-alive connection,
+//! made by `ibench load`'s own client, to the `baseline` stack in each protocol
+//! (`connect-json` and `connect-proto` over HTTP/1.1, `grpc` over h2c) beside `bare_hyper`
+//! (Connect JSON, no codec): what each protocol costs per round trip.
 
-use std::time::Duration;
+use std::cell::Cell;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
-use interceptor_bench::bench::{BARE_HYPER, Depth, Harness, bare_hyper};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use interceptor_bench::bench::{BARE_HYPER, BASELINE, Depth, Harness, bare_hyper};
+use interceptor_bench::connect::Protocol;
+use interceptor_bench::load::Target;
+use interceptor_bench::load::client::Caller;
 use interceptor_bench::server::BackgroundServer;
-use interceptor_bench::stack::{Interceptors, seed_stacks};
+use interceptor_bench::stack::{Interceptors, find, seed_stacks};
 
 #[path = "support/mod.rs"]
 mod support;
@@ -31,9 +41,47 @@ fn loopback(c: &mut Criterion) {
     group.finish();
 }
 
+/// Sequential round trips by the load client in each protocol, beside bare hyper.
+fn protocols(c: &mut Criterion) {
+    const TIMEOUT: Duration = Duration::from_secs(5);
+    let harness = Harness::new();
+    let anchor = BackgroundServer::start_service(bare_hyper()).expect("a loopback server");
+    let server = BackgroundServer::start(&find(BASELINE).expect("a catalog stack"), &Interceptors::default())
+        .expect("a loopback server");
+    let cases = [(BARE_HYPER, anchor.addr(), Protocol::ConnectJson)]
+        .into_iter()
+        .chain(Protocol::ALL.map(|protocol| (protocol.name(), server.addr(), protocol)));
+    let mut group = c.benchmark_group(Depth::Loopback.group("protocols"));
+    group.throughput(Throughput::Elements(1));
+    for (name, addr, protocol) in cases {
+        let target = Target::parse(&format!("http://{addr}")).expect("a loopback URL").with_protocol(protocol);
+        let mut caller = Caller::new(target, "Ada");
+        let first = harness.runtime().block_on(caller.say_hello(TIMEOUT));
+        assert!(first.message_ok, "{name} failed the benchmark call: {first:?}");
+        // One caller (one connection) serves every sample: each sample takes it and puts it back.
+        let slot = Cell::new(Some(caller));
+        group.bench_function(BenchmarkId::new(name, "seq"), |b| {
+            b.to_async(harness.runtime()).iter_custom(|iters| {
+                let slot = &slot;
+                async move {
+                    let mut caller = slot.take().expect("samples run one at a time");
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        black_box(caller.say_hello(TIMEOUT).await);
+                    }
+                    let elapsed = start.elapsed();
+                    slot.set(Some(caller));
+                    elapsed
+                }
+            });
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = support::criterion(Duration::from_millis(500), Duration::from_secs(2), 50);
-    targets = loopback
+    targets = loopback, protocols
 }
 criterion_main!(benches);

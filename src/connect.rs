@@ -1,18 +1,37 @@
-//! The Connect unary codec: HTTP requests in, [`RpcRequest`]s to the interceptor stack,
-//! [`RpcResponse`]s or [`RpcError`]s back out as HTTP responses.
+//! The protocol codec: HTTP requests in, [`RpcRequest`]s to the interceptor stack,
+//! [`RpcResponse`]s or [`RpcError`]s back out as HTTP responses, in the protocol the client
+//! spoke. This is the only place that knows about HTTP bodies.
 //!
-//! This is the only place that knows about HTTP bodies. It speaks Connect unary with the JSON
-//! codec: `POST /<package>.<Service>/<Method>`, `Content-Type: application/json`, an optional
-//! `Connect-Protocol-Version: 1`, and `Connect-Timeout-Ms` as the request deadline.
+//! One [`ConnectService`] serves three [`Protocol`]s on the same port, chosen by the
+//! request's content type:
 //!
-//! | bad input | status | Connect code |
+//! | protocol | content type | module |
 //! |---|---|---|
-//! | unknown procedure | 404 | `unimplemented` |
-//! | method other than POST | 405 (with `Allow: POST`) | `unknown` |
-//! | content type other than `application/json` | 415 (with `Accept-Post`) | `unknown` |
-//! | `Connect-Protocol-Version` other than `1`, bad `Connect-Timeout-Ms` | 400 | `invalid_argument` |
-//! | malformed JSON, invalid UTF-8, wrong field types | 400 | `invalid_argument` |
-//! | body over the limit (default 4 MiB) | 429, without reading the rest | `resource_exhausted` |
+//! | Connect unary, JSON | `application/json` | `unary` |
+//! | Connect unary, binary protobuf | `application/proto` | `unary` |
+//! | gRPC (over h2c) | `application/grpc`, `application/grpc+proto` | `grpc` |
+//!
+//! Each decodes into the same [`RpcRequest`] (the message as proto3 JSON, whatever the codec),
+//! records the wire codec in [`RpcRequest::codec`], and encodes the answer in the request's own
+//! format. gzip is read and written by both (see `compression`); the body limit applies to the
+//! decompressed size.
+//!
+//! | bad input | Connect (status, code) | gRPC (`grpc-status`) |
+//! |---|---|---|
+//! | unknown procedure | 404 `unimplemented` | 12 `unimplemented` |
+//! | method other than POST | 405 (with `Allow: POST`) `unknown` | the same 405 |
+//! | unsupported content type | 415 (with `Accept-Post`) `unknown` | the same 415 |
+//! | `Connect-Protocol-Version` other than `1`, bad `Connect-Timeout-Ms` / `grpc-timeout` | 400 `invalid_argument` | 3 `invalid_argument` |
+//! | malformed JSON or protobuf (truncated varint, wrong wire type, bad UTF-8), wrong field types | 400 `invalid_argument` | 3 `invalid_argument` |
+//! | truncated gRPC prefix or message, more than one message | — | 3 `invalid_argument` |
+//! | gRPC compressed flag without `grpc-encoding` | — | 13 `internal` |
+//! | unsupported `Content-Encoding` / `grpc-encoding` | 501 `unimplemented` | 12 `unimplemented` |
+//! | malformed gzip | 400 `invalid_argument` | 3 `invalid_argument` |
+//! | body, length prefix or decompressed message over the limit (default 4 MiB) | 429 `resource_exhausted`, without reading the rest | 8 `resource_exhausted` |
+//!
+//! Refusals that come before the body is read (404, 405, 415) first drain the request body up
+//! to 256 KiB ([`DRAIN_LIMIT_BYTES`]), so a client still sending it reads the refusal and can
+//! reuse the connection; a larger body is not read and the connection closes after the answer.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -22,44 +41,170 @@
 //! use tower::ServiceExt;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let service = ConnectService::greeter(Greeter::new());
 //! let request = http::Request::post("/greeter.v1.GreeterService/SayHello")
 //!     .header("content-type", "application/json")
 //!     .body(Full::new(Bytes::from_static(br#"{"name":"Ada"}"#)))
 //!     .unwrap();
-//! let response = ConnectService::greeter(Greeter::new()).oneshot(request).await.unwrap();
+//! let response = service.clone().oneshot(request).await.unwrap();
 //! assert_eq!(response.status(), 200);
 //! let body = response.into_body().collect().await.unwrap().to_bytes();
 //! assert_eq!(body, r#"{"message":"Hello, Ada!"}"#);
+//!
+//! // The same call in binary protobuf: field 1, length 3, "Ada".
+//! let request = http::Request::post("/greeter.v1.GreeterService/SayHello")
+//!     .header("content-type", "application/proto")
+//!     .body(Full::new(Bytes::from_static(b"\x0a\x03Ada")))
+//!     .unwrap();
+//! let response = service.oneshot(request).await.unwrap();
+//! assert_eq!(response.headers()["content-type"], "application/proto");
+//! let body = response.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(body, &b"\x0a\x0bHello, Ada!"[..]);
 //! # });
 //! ```
 
+mod body;
+mod compression;
+mod grpc;
+mod unary;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
 use http_body::Body;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use tokio::time::Instant;
+use serde::{Deserialize, Serialize};
 use tower::{Service, ServiceExt};
 
+pub use self::body::{DRAIN_LIMIT_BYTES, DRAIN_TIMEOUT, ResponseBody};
+pub use self::compression::COMPRESS_MIN_BYTES;
+pub use self::grpc::{
+    PREFIX_BYTES as GRPC_PREFIX_BYTES, code_of_grpc_status, encode_error as encode_grpc_error, frame as frame_grpc,
+    grpc_status, parse_grpc_timeout, unframe as unframe_grpc,
+};
+pub use self::unary::encode_error;
 use crate::greeter;
-use crate::rpc::{Code, MessageSchema, Procedure, RpcError, RpcRequest, RpcResponse};
+use crate::rpc::{
+    Code, Message, MessageSchema, MethodSchema, Procedure, RpcError, RpcRequest, RpcResponse, SchemaViolation,
+    WireCodec,
+};
 
 /// The default limit on a request body: 4 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
-const PROTOCOL_VERSION: &str = "connect-protocol-version";
-const TIMEOUT_MS: &str = "connect-timeout-ms";
+/// What the server answers a request of unsupported content type with, in `Accept-Post`.
+const ACCEPTED_CONTENT_TYPES: HeaderValue =
+    HeaderValue::from_static("application/json, application/proto, application/grpc, application/grpc+proto");
 
-/// The procedures a codec routes, each with its request schema.
+/// The RPC protocols served on every listener, told apart by content type.
+///
+/// ```
+/// use interceptor_bench::connect::Protocol;
+///
+/// let protocol: Protocol = "grpc".parse().unwrap();
+/// assert_eq!(protocol, Protocol::Grpc);
+/// assert_eq!(protocol.content_type(), "application/grpc");
+/// assert_eq!(Protocol::ConnectProto.to_string(), "connect-proto");
+/// assert!("grpc-web".parse::<Protocol>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// Connect unary with the JSON codec (`application/json`), over HTTP/1.1 or h2c.
+    #[default]
+    ConnectJson,
+    /// Connect unary with the binary protobuf codec (`application/proto`), over HTTP/1.1 or h2c.
+    ConnectProto,
+    /// gRPC over h2c (`application/grpc`).
+    Grpc,
+}
+
+impl Protocol {
+    /// Every protocol, in the order of the docs.
+    pub const ALL: [Protocol; 3] = [Protocol::ConnectJson, Protocol::ConnectProto, Protocol::Grpc];
+
+    /// Its name on the command line and in scenario files.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Protocol::ConnectJson => "connect-json",
+            Protocol::ConnectProto => "connect-proto",
+            Protocol::Grpc => "grpc",
+        }
+    }
+
+    /// The content type its requests carry.
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            Protocol::ConnectJson => "application/json",
+            Protocol::ConnectProto => "application/proto",
+            Protocol::Grpc => "application/grpc",
+        }
+    }
+
+    /// A request body carrying `message` (of type `schema`) in this protocol: JSON, protobuf,
+    /// or one uncompressed length-prefixed protobuf message. What clients send.
+    ///
+    /// ```
+    /// use interceptor_bench::connect::Protocol;
+    /// use interceptor_bench::greeter::SAY_HELLO_REQUEST;
+    /// use serde_json::json;
+    ///
+    /// let ada = json!({"name": "Ada"});
+    /// assert_eq!(Protocol::ConnectJson.encode_request(&SAY_HELLO_REQUEST, &ada).unwrap(), r#"{"name":"Ada"}"#);
+    /// assert_eq!(Protocol::Grpc.encode_request(&SAY_HELLO_REQUEST, &ada).unwrap(), &b"\0\0\0\0\x05\x0a\x03Ada"[..]);
+    /// ```
+    ///
+    /// # Errors
+    /// When `message` does not fit `schema` (protobuf only).
+    pub fn encode_request(self, schema: &MessageSchema, message: &Message) -> Result<Bytes, SchemaViolation> {
+        Ok(match self {
+            Protocol::ConnectJson => Bytes::from(message.to_string()),
+            Protocol::ConnectProto => Bytes::from(schema.encode_proto(message)?),
+            Protocol::Grpc => grpc::frame(false, &schema.encode_proto(message)?),
+        })
+    }
+
+    /// The protocol a request's `Content-Type` names (parameters such as `charset` aside).
+    pub fn of(headers: &HeaderMap) -> Option<Protocol> {
+        let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+        let media_type = value.split(';').next().unwrap_or("").trim();
+        [
+            ("application/json", Protocol::ConnectJson),
+            ("application/proto", Protocol::ConnectProto),
+            ("application/grpc", Protocol::Grpc),
+            ("application/grpc+proto", Protocol::Grpc),
+        ]
+        .into_iter()
+        .find_map(|(name, protocol)| media_type.eq_ignore_ascii_case(name).then_some(protocol))
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Protocol::ALL
+            .into_iter()
+            .find(|protocol| protocol.name() == s)
+            .ok_or_else(|| format!("unknown protocol {s:?}: expected connect-json, connect-proto or grpc"))
+    }
+}
+
+/// The procedures a codec routes, each with its message schemas.
 ///
 /// ```
 /// use interceptor_bench::connect::Routes;
@@ -71,33 +216,35 @@ const TIMEOUT_MS: &str = "connect-timeout-ms";
 /// ```
 #[derive(Debug, Clone)]
 pub struct Routes {
-    by_path: Arc<HashMap<String, (Procedure, MessageSchema)>>,
+    by_path: Arc<HashMap<String, (Procedure, &'static MethodSchema)>>,
 }
 
 impl Routes {
-    /// Routes for the given `(procedure, request schema)` pairs.
+    /// Routes for the given methods.
     ///
     /// # Panics
     /// When a procedure is not of the form `package.Service/Method` (a programming error).
-    pub fn new(methods: &[(&str, MessageSchema)]) -> Self {
+    pub fn new(methods: &'static [MethodSchema]) -> Self {
         let by_path = methods
             .iter()
-            .map(|(name, schema)| {
-                let procedure = Procedure::parse(name).expect("route procedures are package.Service/Method");
-                (format!("/{name}"), (procedure, *schema))
+            .map(|method| {
+                let procedure =
+                    Procedure::parse(method.procedure).expect("route procedures are package.Service/Method");
+                (format!("/{}", method.procedure), (procedure, method))
             })
             .collect();
         Routes { by_path: Arc::new(by_path) }
     }
 
-    /// The procedure and request schema served at `path`, if any.
-    pub fn get(&self, path: &str) -> Option<&(Procedure, MessageSchema)> {
+    /// The procedure and method served at `path`, if any.
+    pub fn get(&self, path: &str) -> Option<&(Procedure, &'static MethodSchema)> {
         self.by_path.get(path)
     }
 }
 
-/// A tower service that decodes Connect unary HTTP requests, calls the RPC service `S`
-/// (usually an interceptor stack over a handler) and encodes its answer.
+/// A tower service that decodes Connect (JSON or protobuf) and gRPC unary HTTP requests,
+/// calls the RPC service `S` (usually an interceptor stack over a handler) and encodes its
+/// answer in the request's protocol.
 #[derive(Debug, Clone)]
 pub struct ConnectService<S> {
     inner: S,
@@ -116,7 +263,8 @@ impl<S> ConnectService<S> {
         Self::new(inner, Routes::new(greeter::METHODS))
     }
 
-    /// Sets the request body limit in bytes; larger bodies get 429 `resource_exhausted`.
+    /// Sets the request body limit in bytes, which also bounds decompressed messages; larger
+    /// bodies get `resource_exhausted`.
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
         self.max_body_bytes = limit;
         self
@@ -129,7 +277,7 @@ impl<S> ConnectService<S> {
 }
 
 /// The codec's response future.
-pub type ResponseFuture = Pin<Box<dyn Future<Output = Result<http::Response<Full<Bytes>>, Infallible>> + Send>>;
+pub type ResponseFuture = Pin<Box<dyn Future<Output = Result<http::Response<ResponseBody>, Infallible>> + Send>>;
 
 impl<S, B> Service<http::Request<B>> for ConnectService<S>
 where
@@ -139,7 +287,7 @@ where
     B::Data: Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    type Response = http::Response<Full<Bytes>>;
+    type Response = http::Response<ResponseBody>;
     type Error = Infallible;
     type Future = ResponseFuture;
 
@@ -154,144 +302,62 @@ where
         let routes = self.routes.clone();
         let limit = self.max_body_bytes;
         Box::pin(async move {
-            let response = match decode(request, &routes, limit).await {
-                Ok(rpc_request) => match inner.oneshot(rpc_request).await {
-                    Ok(rpc_response) => encode_message(rpc_response),
-                    Err(error) => encode_error(&error),
+            let (parts, body) = request.into_parts();
+            let (protocol, procedure, method) = match route(&parts, &routes) {
+                Ok(route) => route,
+                Err(refusal) => {
+                    body::drain(&parts.headers, body).await;
+                    return Ok(*refusal);
+                }
+            };
+            let response = match protocol {
+                Protocol::Grpc => match grpc::decode(parts, body, procedure, method, limit).await {
+                    Ok((request, reply)) => reply.encode(inner.oneshot(request).await),
+                    Err(error) => grpc::encode_error(&error),
                 },
-                Err(rejection) => rejection,
+                connect => {
+                    let codec =
+                        if connect == Protocol::ConnectJson { WireCodec::Json } else { WireCodec::Proto(method) };
+                    match unary::decode(parts, body, procedure, codec, method, limit).await {
+                        Ok((request, reply)) => reply.encode(inner.oneshot(request).await),
+                        Err(error) => unary::encode_error(&error),
+                    }
+                }
             };
             Ok(response)
         })
     }
 }
 
-/// Turns an HTTP request into an [`RpcRequest`], or into the HTTP answer that rejects it.
-async fn decode<B>(
-    request: http::Request<B>,
-    routes: &Routes,
-    limit: usize,
-) -> Result<RpcRequest, http::Response<Full<Bytes>>>
-where
-    B: Body,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    let (parts, body) = request.into_parts();
-    let Some((procedure, schema)) = routes.get(parts.uri.path()) else {
-        let message = format!("{} is not a procedure served here", parts.uri.path());
-        return Err(reject(StatusCode::NOT_FOUND, Code::Unimplemented, &message));
+/// The protocol and route of a request, or the answer refusing it before its body is read:
+/// an unknown procedure, a method other than POST, a content type of no protocol served.
+fn route<'r>(
+    parts: &http::request::Parts,
+    routes: &'r Routes,
+) -> Result<(Protocol, &'r Procedure, &'static MethodSchema), Box<http::Response<ResponseBody>>> {
+    let protocol = Protocol::of(&parts.headers);
+    let path = parts.uri.path();
+    let Some((procedure, method)) = routes.get(path) else {
+        let message = format!("{path} is not a procedure served here");
+        return Err(Box::new(match protocol {
+            Some(Protocol::Grpc) => grpc::encode_error(&RpcError::new(Code::Unimplemented, message)),
+            _ => unary::reject(StatusCode::NOT_FOUND, Code::Unimplemented, &message),
+        }));
     };
     if parts.method != Method::POST {
-        let message = format!("method {} not allowed: Connect unary calls use POST", parts.method);
-        let mut response = reject(StatusCode::METHOD_NOT_ALLOWED, Code::Unknown, &message);
+        let message = format!("method {} not allowed: unary calls use POST", parts.method);
+        let mut response = unary::reject(StatusCode::METHOD_NOT_ALLOWED, Code::Unknown, &message);
         response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
-        return Err(response);
+        return Err(Box::new(response));
     }
-    if !is_json(&parts.headers) {
+    let Some(protocol) = protocol else {
         let got = parts.headers.get(CONTENT_TYPE).map_or("none".into(), |v| String::from_utf8_lossy(v.as_bytes()));
-        let message = format!("unsupported content type {got:?}: use application/json");
-        let mut response = reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, Code::Unknown, &message);
-        response.headers_mut().insert("accept-post", APPLICATION_JSON);
-        return Err(response);
-    }
-    check_protocol_version(&parts.headers).map_err(|e| encode_error(&e))?;
-    let deadline = parse_timeout(&parts.headers).map_err(|e| encode_error(&e))?.map(|timeout| Instant::now() + timeout);
-    let bytes = read_body(&parts.headers, body, limit).await.map_err(|e| encode_error(&e))?;
-    let message: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| encode_error(&RpcError::new(Code::InvalidArgument, format!("malformed JSON request: {e}"))))?;
-    schema.check(&message).map_err(|e| encode_error(&RpcError::new(Code::InvalidArgument, e.to_string())))?;
-    Ok(RpcRequest { procedure: procedure.clone(), headers: parts.headers, deadline, message })
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
-        return false;
+        let message = format!(
+            "unsupported content type {got:?}: use application/json or application/proto (Connect), application/grpc (gRPC)"
+        );
+        let mut response = unary::reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, Code::Unknown, &message);
+        response.headers_mut().insert("accept-post", ACCEPTED_CONTENT_TYPES);
+        return Err(Box::new(response));
     };
-    let media_type = value.split(';').next().unwrap_or("").trim();
-    media_type.eq_ignore_ascii_case("application/json")
-}
-
-fn check_protocol_version(headers: &HeaderMap) -> Result<(), RpcError> {
-    match headers.get(PROTOCOL_VERSION) {
-        None => Ok(()),
-        Some(version) if version == "1" => Ok(()),
-        Some(version) => Err(RpcError::new(
-            Code::InvalidArgument,
-            format!("unsupported Connect-Protocol-Version {version:?}: this server speaks 1"),
-        )),
-    }
-}
-
-/// `Connect-Timeout-Ms`: at most 10 ASCII digits, as the Connect protocol says.
-fn parse_timeout(headers: &HeaderMap) -> Result<Option<Duration>, RpcError> {
-    let Some(value) = headers.get(TIMEOUT_MS) else {
-        return Ok(None);
-    };
-    let digits = value.as_bytes();
-    if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(RpcError::new(
-            Code::InvalidArgument,
-            format!("invalid Connect-Timeout-Ms {value:?}: expected 1 to 10 digits"),
-        ));
-    }
-    let millis: u64 = std::str::from_utf8(digits).expect("ASCII digits").parse().expect("at most 10 digits fit u64");
-    Ok(Some(Duration::from_millis(millis)))
-}
-
-async fn read_body<B>(headers: &HeaderMap, body: B, limit: usize) -> Result<Bytes, RpcError>
-where
-    B: Body,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    let too_large =
-        || RpcError::new(Code::ResourceExhausted, format!("request body exceeds the limit of {limit} bytes"));
-    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Err(too_large());
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => Err(too_large()),
-        Err(error) => Err(RpcError::new(Code::InvalidArgument, format!("failed to read the request body: {error}"))),
-    }
-}
-
-fn json_response(status: StatusCode, headers: HeaderMap, body: Vec<u8>) -> http::Response<Full<Bytes>> {
-    let mut response = http::Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    response.headers_mut().insert(CONTENT_TYPE, APPLICATION_JSON);
-    response
-}
-
-/// Encodes a successful answer: 200 with the JSON message and the response headers.
-pub fn encode_message(response: RpcResponse) -> http::Response<Full<Bytes>> {
-    match serde_json::to_vec(&response.message) {
-        Ok(body) => json_response(StatusCode::OK, response.headers, body),
-        Err(e) => encode_error(&RpcError::new(Code::Internal, format!("failed to encode the response: {e}"))),
-    }
-}
-
-/// Encodes a failure: the code's HTTP status and the Connect error JSON body.
-///
-/// The [`Code`] also travels in the response's extensions, so that layers outside the codec
-/// (metrics, for one) read it without parsing the body.
-///
-/// ```
-/// use interceptor_bench::connect::encode_error;
-/// use interceptor_bench::rpc::{Code, RpcError};
-///
-/// let response = encode_error(&RpcError::new(Code::Unavailable, "circuit open"));
-/// assert_eq!(response.status(), 503);
-/// assert_eq!(response.extensions().get::<Code>(), Some(&Code::Unavailable));
-/// ```
-pub fn encode_error(error: &RpcError) -> http::Response<Full<Bytes>> {
-    reject(error.code.status_code(), error.code, &error.message)
-}
-
-fn reject(status: StatusCode, code: Code, message: &str) -> http::Response<Full<Bytes>> {
-    let body = serde_json::json!({"code": code.as_str(), "message": message}).to_string();
-    let mut response = json_response(status, HeaderMap::new(), body.into_bytes());
-    response.extensions_mut().insert(code);
-    response
+    Ok((protocol, procedure, method))
 }

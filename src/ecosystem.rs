@@ -13,9 +13,10 @@
 //!
 //! Each HTTP-level layer is one [`BoxHttpService`]: requests carry an [`HttpBody`] (the body
 //! boxed once where the request enters), and each layer's response body is read to its end
-//! into one `Full<Bytes>` inside that layer's box, so a layer that works while the body is read
-//! (tower-http's trace, compression) is measured doing that work. A layer's errors (tower's
-//! `Elapsed`, `Overloaded`, a closed buffer) become Connect errors, as any server must map them.
+//! into one [`ResponseBody`] (gRPC's trailers kept) inside that layer's box, so a layer that
+//! works while the body is read (tower-http's trace, compression) is measured doing that work.
+//! A layer's errors (tower's `Elapsed`, `Overloaded`, a closed buffer) become Connect or gRPC
+//! errors, by the request's protocol, as any server must map them.
 //!
 //! ```
 //! use interceptor_bench::ecosystem::{NAMES, layer};
@@ -46,7 +47,7 @@ use tower::{BoxError, Layer, Service, ServiceExt};
 use tracing::Dispatch;
 use tracing::instrument::WithSubscriber;
 
-use crate::connect::encode_error;
+use crate::connect::{Protocol, ResponseBody, encode_error, encode_grpc_error};
 use crate::rpc::{Code, RpcError};
 
 /// The request body every HTTP-level layer sees: the incoming body, boxed once.
@@ -56,7 +57,7 @@ pub type HttpBody = UnsyncBoxBody<Bytes, BodyError>;
 pub type HttpRequest = http::Request<HttpBody>;
 
 /// A type-erased HTTP service: the codec, and every HTTP-level layer around it.
-pub type BoxHttpService = BoxCloneService<HttpRequest, http::Response<Full<Bytes>>, Infallible>;
+pub type BoxHttpService = BoxCloneService<HttpRequest, http::Response<ResponseBody>, Infallible>;
 
 /// The error of an [`HttpBody`]: whatever the body it boxes failed with.
 #[derive(Debug, thiserror::Error)]
@@ -82,9 +83,9 @@ where
 }
 
 /// Boxes `service` (an HTTP-level layer over a [`BoxHttpService`]) into a [`BoxHttpService`]:
-/// its response body read to its end into one `Full<Bytes>`, its errors answered as Connect
-/// errors (`deadline_exceeded` for tower's `Elapsed`, `unavailable` for `Overloaded` and a
-/// failed buffer, `internal` for any other).
+/// its response body read to its end into one [`ResponseBody`] (gRPC's trailers kept), its
+/// errors answered as errors of the request's protocol (`deadline_exceeded` for tower's
+/// `Elapsed`, `unavailable` for `Overloaded` and a failed buffer, `internal` for any other).
 pub fn box_http<S, B>(service: S) -> BoxHttpService
 where
     S: Service<HttpRequest, Response = http::Response<B>> + Clone + Send + 'static,
@@ -95,13 +96,20 @@ where
 {
     let collected = service.map_err(Into::<BoxError>::into).then(|answer| async move {
         let (parts, body) = answer?.into_parts();
-        let body = body.collect().await.map_err(Into::into)?.to_bytes();
-        Ok::<_, BoxError>(http::Response::from_parts(parts, Full::new(body)))
+        let collected = body.collect().await.map_err(Into::into)?;
+        let trailers = collected.trailers().cloned();
+        let data = collected.to_bytes();
+        let body = match trailers {
+            Some(trailers) => ResponseBody::with_trailers(data, trailers),
+            None => ResponseBody::from(data),
+        };
+        Ok::<_, BoxError>(http::Response::from_parts(parts, body))
     });
     BoxCloneService::new(Answering { inner: collected, not_ready: None })
 }
 
-/// Answers every error of `S`, from `poll_ready` or from the call, as a Connect error.
+/// Answers every error of `S`, from `poll_ready` or from the call, as an error of the
+/// request's protocol.
 struct Answering<S> {
     inner: S,
     not_ready: Option<BoxError>,
@@ -115,9 +123,9 @@ impl<S: Clone> Clone for Answering<S> {
 
 impl<S> Service<HttpRequest> for Answering<S>
 where
-    S: Service<HttpRequest, Response = http::Response<Full<Bytes>>, Error = BoxError>,
+    S: Service<HttpRequest, Response = http::Response<ResponseBody>, Error = BoxError>,
 {
-    type Response = http::Response<Full<Bytes>>;
+    type Response = http::Response<ResponseBody>;
     type Error = Infallible;
     type Future = AnsweringFuture<S::Future>;
 
@@ -129,9 +137,10 @@ where
     }
 
     fn call(&mut self, request: HttpRequest) -> Self::Future {
+        let grpc = Protocol::of(request.headers()) == Some(Protocol::Grpc);
         match self.not_ready.take() {
-            Some(error) => AnsweringFuture::Failed { error: Some(error) },
-            None => AnsweringFuture::Called { future: self.inner.call(request) },
+            Some(error) => AnsweringFuture::Failed { error: Some(error), grpc },
+            None => AnsweringFuture::Called { future: self.inner.call(request), grpc },
         }
     }
 }
@@ -140,27 +149,27 @@ pin_project! {
     /// The future of [`Answering`]: the call's answer, or the readiness error answered at once.
     #[project = AnsweringProjection]
     pub(crate) enum AnsweringFuture<F> {
-        Failed { error: Option<BoxError> },
-        Called { #[pin] future: F },
+        Failed { error: Option<BoxError>, grpc: bool },
+        Called { #[pin] future: F, grpc: bool },
     }
 }
 
 impl<F> Future for AnsweringFuture<F>
 where
-    F: Future<Output = Result<http::Response<Full<Bytes>>, BoxError>>,
+    F: Future<Output = Result<http::Response<ResponseBody>, BoxError>>,
 {
-    type Output = Result<http::Response<Full<Bytes>>, Infallible>;
+    type Output = Result<http::Response<ResponseBody>, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let answer = match self.project() {
-            AnsweringProjection::Failed { error } => Err(error.take().expect("polled after completion")),
-            AnsweringProjection::Called { future } => ready!(future.poll(cx)),
+        let (answer, grpc) = match self.project() {
+            AnsweringProjection::Failed { error, grpc } => (Err(error.take().expect("polled after completion")), *grpc),
+            AnsweringProjection::Called { future, grpc } => (ready!(future.poll(cx)), *grpc),
         };
-        Poll::Ready(Ok(answer.unwrap_or_else(|error| error_response(&error))))
+        Poll::Ready(Ok(answer.unwrap_or_else(|error| error_response(&error, grpc))))
     }
 }
 
-fn error_response(error: &BoxError) -> http::Response<Full<Bytes>> {
+fn error_response(error: &BoxError, grpc: bool) -> http::Response<ResponseBody> {
     let code = if error.is::<tower::timeout::error::Elapsed>() {
         Code::DeadlineExceeded
     } else if error.is::<tower::load_shed::error::Overloaded>()
@@ -171,7 +180,8 @@ fn error_response(error: &BoxError) -> http::Response<Full<Bytes>> {
     } else {
         Code::Internal
     };
-    encode_error(&RpcError::new(code, error.to_string()))
+    let error = RpcError::new(code, error.to_string());
+    if grpc { encode_grpc_error(&error) } else { encode_error(&error) }
 }
 
 /// Wraps a [`BoxHttpService`] in one HTTP-level layer.
@@ -446,7 +456,7 @@ impl Suite {
         &self,
         stack: &crate::stack::Stack,
         interceptors: &crate::stack::Interceptors,
-    ) -> impl Service<http::Request<Full<Bytes>>, Response = http::Response<Full<Bytes>>, Error = Infallible> + Clone + use<>
+    ) -> impl Service<http::Request<Full<Bytes>>, Response = http::Response<ResponseBody>, Error = Infallible> + Clone + use<>
     {
         let large = self.large.then(|| large_hello_request().into_body());
         let service = stack.http_service(interceptors, crate::greeter::Greeter::new());

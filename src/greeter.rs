@@ -1,7 +1,8 @@
 //! The benchmark handler: `greeter.v1.GreeterService` with `SayHello` and `SayGoodbye`.
 //!
 //! The wire shape is the seed's performance test server's, so the same k6 clients work:
-//! request `{"name": "Ada"}`, response `{"message": "Hello, Ada!"}`.
+//! request `{"name": "Ada"}`, response `{"message": "Hello, Ada!"}`. Its protobuf definition,
+//! for gRPC and Connect clients and code generators, is `proto/greeter/v1/greeter.proto`.
 //!
 //! ```
 //! use interceptor_bench::greeter::{Greeter, SAY_HELLO};
@@ -21,7 +22,7 @@ use std::task::{Context, Poll};
 use serde_json::json;
 use tower::Service;
 
-use crate::rpc::{Code, FieldKind, MessageSchema, RpcError, RpcRequest, RpcResponse, RpcResult};
+use crate::rpc::{Code, Field, FieldKind, MessageSchema, MethodSchema, RpcError, RpcRequest, RpcResponse, RpcResult};
 
 /// The greeter service's fully qualified name.
 pub const SERVICE: &str = "greeter.v1.GreeterService";
@@ -30,15 +31,23 @@ pub const SAY_HELLO: &str = "greeter.v1.GreeterService/SayHello";
 /// The `SayGoodbye` procedure.
 pub const SAY_GOODBYE: &str = "greeter.v1.GreeterService/SayGoodbye";
 
-const NAME_FIELD: &[(&str, FieldKind)] = &[("name", FieldKind::String)];
+const NAME_FIELD: &[Field] = &[Field::new(1, "name", FieldKind::String)];
+const MESSAGE_FIELD: &[Field] = &[Field::new(1, "message", FieldKind::String)];
 
-/// The request schema of both methods: `{"name": string}`.
+/// The request of `SayHello`: `message SayHelloRequest { string name = 1; }`.
 pub const SAY_HELLO_REQUEST: MessageSchema = MessageSchema::new("greeter.v1.SayHelloRequest", NAME_FIELD);
-/// The request schema of `SayGoodbye`.
+/// The request of `SayGoodbye`: `message SayGoodbyeRequest { string name = 1; }`.
 pub const SAY_GOODBYE_REQUEST: MessageSchema = MessageSchema::new("greeter.v1.SayGoodbyeRequest", NAME_FIELD);
+/// The response of `SayHello`: `message SayHelloResponse { string message = 1; }`.
+pub const SAY_HELLO_RESPONSE: MessageSchema = MessageSchema::new("greeter.v1.SayHelloResponse", MESSAGE_FIELD);
+/// The response of `SayGoodbye`: `message SayGoodbyeResponse { string message = 1; }`.
+pub const SAY_GOODBYE_RESPONSE: MessageSchema = MessageSchema::new("greeter.v1.SayGoodbyeResponse", MESSAGE_FIELD);
 
-/// The greeter's methods with their request schemas, for the codec's router.
-pub const METHODS: &[(&str, MessageSchema)] = &[(SAY_HELLO, SAY_HELLO_REQUEST), (SAY_GOODBYE, SAY_GOODBYE_REQUEST)];
+/// The greeter's methods with their message schemas, for the codec's router.
+pub const METHODS: &[MethodSchema] = &[
+    MethodSchema { procedure: SAY_HELLO, request: SAY_HELLO_REQUEST, response: SAY_HELLO_RESPONSE },
+    MethodSchema { procedure: SAY_GOODBYE, request: SAY_GOODBYE_REQUEST, response: SAY_GOODBYE_RESPONSE },
+];
 
 /// The greeter handler; stateless, always ready.
 #[derive(Debug, Clone, Copy, Default)]

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::baseline::Provenance;
+use crate::connect::ResponseBody;
 use crate::ecosystem::{BoxHttpService, HttpRequest, box_request, with_ecosystem_headers};
 use crate::greeter::{Greeter, SAY_HELLO};
 use crate::interceptors::logger::{LogClock, LoggerLayer};
@@ -227,7 +228,7 @@ impl OneHttpCall {
     ///
     /// # Panics
     /// When called twice without a new request.
-    pub fn run(&mut self) -> http::Response<Full<Bytes>> {
+    pub fn run(&mut self) -> http::Response<ResponseBody> {
         let request = self.request.take().expect("one request per prepared call");
         let service = &mut self.service;
         let answer = self.runtime.block_on(async move { service.ready().await?.call(request).await });

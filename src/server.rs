@@ -1,5 +1,6 @@
 //! The hyper server that puts a Connect codec and an interceptor stack on a TCP port:
-//! HTTP/1.1 with keep-alive and HTTP/2 cleartext (h2c) on the same port.
+//! HTTP/1.1 with keep-alive and HTTP/2 cleartext (h2c) on the same port; the codec serves
+//! Connect (JSON and protobuf) and gRPC on both (gRPC needs h2c).
 //!
 //! [`serve`] runs the accept loop on the current runtime until a shutdown signal, then lets
 //! in-flight connections finish. [`Server`] does the same with the hardening of `ibench serve`
@@ -28,7 +29,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use http_body_util::Full;
+use http_body::Body as HttpBody;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -61,13 +62,12 @@ pub type StackService =
 /// Serves `service` on every connection accepted from `listener` until `shutdown` resolves,
 /// then stops accepting and waits for open connections to finish their in-flight requests,
 /// with the defaults of [`ServerConfig`].
-pub async fn serve<S>(listener: TcpListener, service: S, shutdown: impl Future<Output = ()>) -> io::Result<()>
+pub async fn serve<S, RB>(listener: TcpListener, service: S, shutdown: impl Future<Output = ()>) -> io::Result<()>
 where
-    S: Service<http::Request<Incoming>, Response = http::Response<Full<Bytes>>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
+    S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    RB: HttpBody<Data = Bytes> + Send + 'static,
+    RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     Server::new(ServerConfig::default()).serve(listener, service, shutdown).await.map(drop)
 }
@@ -364,18 +364,17 @@ impl Server {
     /// Serves `service` on every connection accepted from `listener` until `shutdown`
     /// resolves, then stops accepting and waits up to the grace period for open connections
     /// to finish their in-flight requests.
-    pub async fn serve<S>(
+    pub async fn serve<S, RB>(
         &self,
         listener: TcpListener,
         service: S,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<Drain>
     where
-        S: Service<http::Request<Incoming>, Response = http::Response<Full<Bytes>>, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
+        S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
         S::Future: Send + 'static,
+        RB: HttpBody<Data = Bytes> + Send + 'static,
+        RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let config = &self.config;
         let service = LimitHeaders::new(service, config.max_header_bytes, config.max_headers);
@@ -507,25 +506,23 @@ impl BackgroundServer {
     }
 
     /// Starts any HTTP service (the bare-hyper anchor, for one).
-    pub fn start_service<S>(service: S) -> io::Result<Self>
+    pub fn start_service<S, RB>(service: S) -> io::Result<Self>
     where
-        S: Service<http::Request<Incoming>, Response = http::Response<Full<Bytes>>, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
+        S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
         S::Future: Send + 'static,
+        RB: HttpBody<Data = Bytes> + Send + 'static,
+        RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         Self::spawn(move || service)
     }
 
     /// Starts the service `make` builds on the server's thread, within its runtime.
-    fn spawn<S>(make: impl FnOnce() -> S + Send + 'static) -> io::Result<Self>
+    fn spawn<S, RB>(make: impl FnOnce() -> S + Send + 'static) -> io::Result<Self>
     where
-        S: Service<http::Request<Incoming>, Response = http::Response<Full<Bytes>>, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
+        S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
         S::Future: Send + 'static,
+        RB: HttpBody<Data = Bytes> + Send + 'static,
+        RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         std_listener.set_nonblocking(true)?;

@@ -43,13 +43,11 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use serde::Serialize;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service};
 
-use crate::connect::ConnectService;
+use crate::connect::{ConnectService, ResponseBody};
 use crate::ecosystem::{self, BoxHttpService, HttpLayer};
 use crate::greeter::{SAY_GOODBYE, SAY_HELLO};
 use crate::interceptors::method_filter::{InvalidPattern, MethodFilterLayer, ProcedurePattern};
@@ -326,7 +324,7 @@ impl Stack {
     /// it within a tokio runtime.
     pub fn wrap_http<C>(&self, codec: C) -> BoxHttpService
     where
-        C: Service<ecosystem::HttpRequest, Response = http::Response<Full<Bytes>>, Error = Infallible>
+        C: Service<ecosystem::HttpRequest, Response = http::Response<ResponseBody>, Error = Infallible>
             + Clone
             + Send
             + 'static,

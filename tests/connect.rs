@@ -1,5 +1,6 @@
-//! The Connect unary codec: every bad-input case gets its documented status and code, and the
-//! good path hands interceptors what a Connect interceptor sees.
+//! The Connect unary JSON codec: every bad-input case gets its documented status and code, and
+//! the good path hands interceptors what a Connect interceptor sees. (Binary protobuf, gzip
+//! and gRPC: tests/protocols.rs.)
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +12,7 @@ use futures_util::stream;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
-use interceptor_bench::connect::ConnectService;
+use interceptor_bench::connect::{ConnectService, ResponseBody};
 use interceptor_bench::greeter::{Greeter, SAY_GOODBYE, SAY_HELLO};
 use interceptor_bench::rpc::{Code, RpcError, RpcRequest, RpcResponse};
 use serde_json::{Value, json};
@@ -32,7 +33,7 @@ where
     split(response).await
 }
 
-async fn split(response: Response<Full<Bytes>>) -> (StatusCode, http::HeaderMap, Value) {
+async fn split(response: Response<ResponseBody>) -> (StatusCode, http::HeaderMap, Value) {
     let (parts, body) = response.into_parts();
     let bytes = body.collect().await.unwrap().to_bytes();
     let value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("body is not JSON ({e}): {bytes:?}"));
@@ -77,14 +78,17 @@ async fn content_type_with_charset_is_json() {
 
 #[tokio::test]
 async fn unsupported_or_missing_content_type_is_415() {
-    for content_type in [Some("application/proto"), Some("text/plain"), Some("application/jsonx"), None] {
+    for content_type in [Some("application/grpc+json"), Some("text/plain"), Some("application/jsonx"), None] {
         let mut request = Request::post(HELLO_PATH);
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }
         let result = call(request.body(Full::<Bytes>::from(r#"{"name":"Ada"}"#)).unwrap()).await;
         assert_error(&result, 415, "unknown");
-        assert_eq!(result.1["accept-post"], "application/json");
+        assert_eq!(
+            result.1["accept-post"],
+            "application/json, application/proto, application/grpc, application/grpc+proto"
+        );
     }
 }
 

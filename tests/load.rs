@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use interceptor_bench::connect::ConnectService;
+use interceptor_bench::connect::{ConnectService, ResponseBody};
 use interceptor_bench::greeter::Greeter;
 use interceptor_bench::load::scenario::{Scenario, Stage};
 use interceptor_bench::load::{self, ExecutorKind, LoadOptions, Targets};
@@ -109,6 +110,39 @@ fn basic_load_passes_its_thresholds() {
 }
 
 #[test]
+fn every_protocol_loads_the_listener_in_that_protocol() {
+    let seen: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
+    let recorder = seen.clone();
+    let codec = ConnectService::greeter(find("full").unwrap().service(&Interceptors::default(), Greeter::new()));
+    let service = tower::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+        let content_type =
+            request.headers().get("content-type").map_or("none".into(), |v| v.to_str().unwrap().to_owned());
+        let version = format!("{:?}", request.version());
+        *recorder.lock().unwrap().entry(format!("{version} {content_type}")).or_default() += 1;
+        codec.clone().oneshot(request)
+    });
+    let servers = vec![("full".to_owned(), BackgroundServer::start_service(service).unwrap())];
+    for (protocol, wire) in [
+        ("connect-json", "HTTP/1.1 application/json"),
+        ("connect-proto", "HTTP/1.1 application/proto"),
+        ("grpc", "HTTP/2.0 application/grpc"),
+    ] {
+        seen.lock().unwrap().clear();
+        let scale = ["--duration-scale", "0.003", "--vus-scale", "0.05"];
+        let (_, report) = run_seed("basic-load", &scale, &servers, &["--protocol", protocol]);
+        assert_eq!(report["passed"], true, "{protocol}");
+        assert_eq!(report["metrics"]["checks"]["rate"], 1.0, "{protocol}");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.keys().collect::<Vec<_>>(), [wire], "{protocol}: every call in its protocol");
+        assert_eq!(
+            seen[wire],
+            report["metrics"]["http_reqs"]["count"].as_u64().unwrap() + 1,
+            "and the pre-flight call"
+        );
+    }
+}
+
+#[test]
 fn a_failing_threshold_fails_the_run_with_exit_code_1() {
     let servers = vec![("full".to_owned(), start("full"))];
     let (output, report) = run_seed(
@@ -186,7 +220,8 @@ fn interceptor_overhead_reports_every_listener_and_per_interceptor_costs() {
 fn bad_input_exits_2_with_a_clear_message() {
     let server = start("full");
     let full = format!("full=http://{}", server.addr());
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
+        (&["basic-load", "--protocol", "grpc-web"], "expected connect-json, connect-proto or grpc"),
         (&["basic-load", "--threshold", "http_req_duration: p(95)<<1"], "bad threshold"),
         (&["basic-load", "--threshold", "nope: p(95)<1"], "unknown metric"),
         (&["basic-load", "--target", "full=http://192.0.2.1:8080"], "not loopback"),
@@ -439,9 +474,7 @@ async fn samples_the_server_from_its_prometheus_metrics() {
         let greeter = greeter.clone();
         async move {
             if request.uri().path() == "/metrics" {
-                return Ok(http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
-                    METRICS.as_bytes(),
-                ))));
+                return Ok(http::Response::new(ResponseBody::from(bytes::Bytes::from_static(METRICS.as_bytes()))));
             }
             greeter.oneshot(request).await
         }

@@ -5,9 +5,13 @@ use std::fs::{self, File};
 use std::path::Path;
 use std::time::Duration;
 
+use bytes::Bytes;
 use criterion::Criterion;
 use criterion::profiler::Profiler;
+use http_body_util::Full;
 use interceptor_bench::attribution::{Attribution, fold_by_layer};
+use interceptor_bench::connect::Protocol;
+use interceptor_bench::greeter::{SAY_HELLO, SAY_HELLO_REQUEST};
 use pprof::{ProfilerGuard, ProfilerGuardBuilder};
 
 /// The criterion configuration of a bench file: short warm-up and measurement and 20 000
@@ -22,6 +26,16 @@ pub fn criterion(warm_up: Duration, measurement: Duration, sample_size: usize) -
         .sample_size(sample_size)
         .nresamples(20_000)
         .with_profiler(Flamegraph::default())
+}
+
+/// The benches' `SayHello` with `{"name": "Ada"}` as an HTTP request in `protocol`.
+#[allow(dead_code, reason = "used by in_process.rs, not by every bench file that includes this module")]
+pub fn say_hello(protocol: Protocol) -> http::Request<Full<Bytes>> {
+    let body = protocol.encode_request(&SAY_HELLO_REQUEST, &serde_json::json!({"name": "Ada"})).expect("a string name");
+    http::Request::post(format!("/{SAY_HELLO}"))
+        .header("content-type", protocol.content_type())
+        .body(Full::new(body))
+        .expect("a valid request")
 }
 
 /// Criterion's `Profiler` over pprof: samples while criterion runs a bench under

@@ -10,6 +10,7 @@ use http_body_util::Full;
 use tower::{BoxError, Layer, Service, ServiceExt};
 
 use super::{BASELINE, Depth, Harness};
+use crate::connect::ResponseBody;
 use crate::ecosystem::{BoxHttpService, HttpLayer, HttpRequest, box_request};
 use crate::greeter::Greeter;
 use crate::paired::PairedBench;
@@ -128,8 +129,8 @@ pub fn stack_http_service(
     harness: &Harness,
     stack: &Stack,
     interceptors: &Interceptors,
-) -> impl Service<http::Request<Full<Bytes>>, Response = http::Response<Full<Bytes>>, Error = std::convert::Infallible> + use<>
-{
+) -> impl Service<http::Request<Full<Bytes>>, Response = http::Response<ResponseBody>, Error = std::convert::Infallible>
++ use<> {
     let _runtime = harness.runtime().enter();
     stack.http_service(interceptors, Greeter::new()).map_request(box_request::<Full<Bytes>>)
 }

@@ -1,5 +1,9 @@
-//! One HTTP/1.1 keep-alive connection per VU and listener, speaking Connect unary JSON to the
-//! greeter: a VU's `SayHello` with its own name, checked for status 200 and `Hello, <name>!`.
+//! One keep-alive connection per VU and listener, speaking the target's [`Protocol`] to the
+//! greeter: a VU's `SayHello` with its own name, checked for success and `Hello, <name>!`.
+//! Connect JSON and Connect protobuf go over HTTP/1.1; gRPC over HTTP/2 cleartext with prior
+//! knowledge (h2c, as gRPC clients connect to a plaintext port), where a non-zero
+//! `grpc-status` counts as the HTTP status of its Connect code (14 `unavailable` as 503), so
+//! `http_req_failed` and the checks mean the same in every protocol.
 //!
 //! ```no_run
 //! use interceptor_bench::load::client::Caller;
@@ -17,16 +21,18 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::HOST;
+use http::HeaderMap;
+use http::header::{CONTENT_TYPE, HOST, HeaderValue, TE};
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::Deserialize;
 use tokio::net::TcpStream;
 
 use super::target::Target;
-use super::wire::Connection;
-use crate::greeter::SAY_HELLO;
+use super::wire::{self, Connection};
+use crate::connect::{DEFAULT_MAX_BODY_BYTES, Protocol, code_of_grpc_status, unframe_grpc};
+use crate::greeter::{SAY_HELLO, SAY_HELLO_REQUEST, SAY_HELLO_RESPONSE};
 
 /// What one call came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,64 +83,163 @@ pub async fn get_text(target: &Target, timeout: Duration) -> Option<String> {
     tokio::time::timeout(timeout, fetch).await.ok().flatten()
 }
 
+/// A kept-alive connection: the hand-written HTTP/1.1 one ([`super::wire`]) for Connect,
+/// hyper's HTTP/2 client for gRPC (h2c, prior knowledge).
+enum Link {
+    Http1(Connection),
+    Http2(http2::SendRequest<Full<Bytes>>),
+}
+
+/// What a caller sends: the whole HTTP/1.1 request, encoded once, for Connect; the URI and
+/// framed message hyper's HTTP/2 client sends for gRPC.
+enum Prepared {
+    Http1(Vec<u8>),
+    Http2 { uri: http::Uri, body: Bytes },
+}
+
 /// A VU's client for one target: keeps its connection open across calls and reconnects
-/// when the server closed it. The request is encoded once, at creation; each call writes it
-/// and reads the answer on the VU's own task ([`super::wire`]).
+/// when the server closed it. The request is encoded once, at creation; for Connect each call
+/// writes it and reads the answer on the VU's own task ([`super::wire`]).
 pub struct Caller {
     target: Target,
-    request: Vec<u8>,
+    request: Prepared,
     expected: String,
-    /// The body the greeter answers with, byte for byte: checked before parsing any JSON.
+    /// The body the greeter answers with, byte for byte: checked before decoding it.
     expected_body: Vec<u8>,
-    connection: Option<Connection>,
+    connection: Option<Link>,
 }
 
 impl Caller {
-    /// A caller that greets as `name`; it connects on its first call.
+    /// A caller that greets as `name` in the target's protocol; it connects on its first call.
     pub fn new(target: Target, name: &str) -> Self {
-        let body = serde_json::json!({ "name": name }).to_string();
+        let protocol = target.protocol();
+        let message = serde_json::json!({ "name": name });
+        let body = protocol.encode_request(&SAY_HELLO_REQUEST, &message).expect("a name is a string");
         let expected = format!("Hello, {name}!");
-        let expected_body = serde_json::json!({ "message": expected }).to_string().into_bytes();
-        let request = format!(
-            "POST {} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-            target.path(SAY_HELLO),
-            target.authority(),
-            body.len()
-        )
-        .into_bytes();
+        let reply = serde_json::json!({ "message": expected });
+        let expected_body = match protocol {
+            Protocol::ConnectJson => reply.to_string().into_bytes(),
+            Protocol::ConnectProto | Protocol::Grpc => {
+                SAY_HELLO_RESPONSE.encode_proto(&reply).expect("a greeting is a string")
+            }
+        };
+        let path = target.path(SAY_HELLO);
+        let request = if protocol == Protocol::Grpc {
+            // HTTP/2 requests carry the scheme and authority in the URI.
+            let uri = format!("http://{}{path}", target.authority());
+            let uri = uri.parse().expect("a parsed URL's authority and a procedure name make a valid URI");
+            Prepared::Http2 { uri, body }
+        } else {
+            let mut request = format!(
+                "POST {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: {}\r\ncontent-length: {}\r\n\r\n",
+                target.authority(),
+                protocol.content_type(),
+                body.len()
+            )
+            .into_bytes();
+            request.extend_from_slice(&body);
+            Prepared::Http1(request)
+        };
         Caller { target, request, expected, expected_body, connection: None }
     }
 
     async fn call(&mut self) -> Outcome {
+        match &self.request {
+            Prepared::Http1(_) => self.call_http1().await,
+            Prepared::Http2 { .. } => self.call_http2().await,
+        }
+    }
+
+    /// Connect (JSON or protobuf) over the hand-written HTTP/1.1 connection.
+    async fn call_http1(&mut self) -> Outcome {
+        let Prepared::Http1(request) = &self.request else { unreachable!("call dispatches on the request") };
         // A kept connection the server has closed since shows as an end of stream before any
         // answer: the request never reached it, so it goes again on a new connection.
         let reused = self.connection.is_some();
         for fresh in [!reused, true] {
             let mut connection = match self.connection.take() {
-                Some(connection) => connection,
-                None => match Connection::open(self.target.addr()).await {
+                Some(Link::Http1(connection)) => connection,
+                _ => match Connection::open(self.target.addr()).await {
                     Ok(connection) => connection,
                     Err(_) => return Outcome::transport_error(),
                 },
             };
-            let reply = match connection.exchange(&self.request).await {
+            let reply = match connection.exchange(request).await {
                 Ok(reply) => reply,
                 Err(error) if !fresh && error.kind() == std::io::ErrorKind::UnexpectedEof => continue,
                 Err(error) if !fresh && error.kind() == std::io::ErrorKind::BrokenPipe => continue,
                 Err(error) if !fresh && error.kind() == std::io::ErrorKind::ConnectionReset => continue,
                 Err(_) => return Outcome::transport_error(),
             };
-            let status = reply.status;
-            let message_ok = status == 200
-                && (reply.body == self.expected_body.as_slice()
-                    || serde_json::from_slice::<Reply<'_>>(reply.body)
-                        .is_ok_and(|reply| reply.message == self.expected.as_str()));
-            if reply.keep_alive {
-                self.connection = Some(connection);
+            let wire::Reply { status, body, keep_alive } = reply;
+            let message_ok = status == 200 && (body == self.expected_body.as_slice() || self.greeted(body));
+            if keep_alive {
+                self.connection = Some(Link::Http1(connection));
             }
             return Outcome { status: Some(status), message_ok, transport_error: false };
         }
         Outcome::transport_error()
+    }
+
+    /// gRPC over hyper's HTTP/2 client; the status comes from the trailers.
+    async fn call_http2(&mut self) -> Outcome {
+        let Prepared::Http2 { uri, body } = &self.request else { unreachable!("call dispatches on the request") };
+        let mut sender = match self.connection.take() {
+            Some(Link::Http2(sender)) if !sender.is_closed() => sender,
+            _ => match self.connect_http2().await {
+                Ok(sender) => sender,
+                Err(()) => return Outcome::transport_error(),
+            },
+        };
+        let mut request = http::Request::new(Full::new(body.clone()));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri.clone();
+        let headers = request.headers_mut();
+        headers.insert(TE, HeaderValue::from_static("trailers"));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(Protocol::Grpc.content_type()));
+        if sender.ready().await.is_err() {
+            return Outcome::transport_error();
+        }
+        let Ok(response) = sender.send_request(request).await else {
+            return Outcome::transport_error();
+        };
+        let (parts, body) = response.into_parts();
+        let Ok(body) = body.collect().await else {
+            return Outcome::transport_error();
+        };
+        self.connection = Some(Link::Http2(sender));
+        let status = parts.status.as_u16();
+        let outcome =
+            |status: u16, message_ok: bool| Outcome { status: Some(status), message_ok, transport_error: false };
+        match grpc_status(body.trailers().unwrap_or(&parts.headers)) {
+            Some(0) if status == 200 => {
+                let message = unframe_grpc(&body.to_bytes(), false, DEFAULT_MAX_BODY_BYTES);
+                outcome(status, message.is_ok_and(|message| self.greeted(&message)))
+            }
+            Some(code) if status == 200 => outcome(code_of_grpc_status(code).http_status(), false),
+            _ => outcome(if status == 200 { 500 } else { status }, false),
+        }
+    }
+
+    async fn connect_http2(&self) -> Result<http2::SendRequest<Full<Bytes>>, ()> {
+        let stream = TcpStream::connect(self.target.addr()).await.map_err(drop)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.map_err(drop)?;
+        // The connection task ends when the server closes the connection or this caller drops its sender.
+        tokio::spawn(connection);
+        Ok(sender)
+    }
+
+    /// The response message (JSON or protobuf, by the target's protocol) greets this caller's name.
+    fn greeted(&self, message: &[u8]) -> bool {
+        match self.target.protocol() {
+            Protocol::ConnectJson => {
+                serde_json::from_slice::<Reply<'_>>(message).is_ok_and(|reply| reply.message == self.expected.as_str())
+            }
+            Protocol::ConnectProto | Protocol::Grpc => {
+                SAY_HELLO_RESPONSE.decode_proto(message).is_ok_and(|reply| reply["message"] == self.expected.as_str())
+            }
+        }
     }
 
     /// One `SayHello`, abandoned (and its connection closed) after `timeout`.
@@ -148,4 +253,9 @@ impl Caller {
             }
         }
     }
+}
+
+/// The `grpc-status` in trailers (or the headers of a trailers-only answer).
+fn grpc_status(headers: &HeaderMap) -> Option<u32> {
+    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
 }

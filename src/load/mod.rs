@@ -308,7 +308,7 @@ pub(crate) async fn measure<'a>(
         let target = targets
             .get(listener)
             .ok_or_else(|| LoadError::MissingTarget { listener: listener.clone(), known: known() })?;
-        listener_targets.push(target.clone());
+        listener_targets.push(target.clone().with_protocol(scenario.protocol));
     }
     for (name, target) in scenario.listeners.iter().zip(&listener_targets) {
         preflight(name, target).await?;

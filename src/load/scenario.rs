@@ -21,10 +21,12 @@
 //!     listeners = ["baseline"]
 //!     sleep = "10ms"
 //!     stages = [{ duration = "2s", target = 5 }]
+//!     protocol = "grpc"   # or connect-json (the default), connect-proto
 //!     [thresholds]
 //!     http_req_duration = ["p(95)<50"]
 //! "#).unwrap();
 //! assert_eq!(mine.thresholds[0].to_string(), "http_req_duration: p(95)<50");
+//! assert_eq!(mine.protocol, interceptor_bench::connect::Protocol::Grpc);
 //! assert!(Scenario::from_toml("name = 1").unwrap_err().to_string().contains("line 1"));
 //! ```
 
@@ -37,6 +39,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::breakpoint::Search;
 use super::threshold::{Aggregation, MetricRef, Threshold};
+use crate::connect::Protocol;
 
 /// One stage: ramp linearly from the previous stage's target to `target` VUs over `duration`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -160,6 +163,8 @@ pub struct Scenario {
     pub overhead_baseline: Option<String>,
     /// For breakpoint runs: the rate steps and their bounds (the defaults when `None`).
     pub breakpoint: Option<Search>,
+    /// The protocol every call speaks: Connect JSON (the default), Connect protobuf or gRPC.
+    pub protocol: Protocol,
 }
 
 /// The names of the built-in scenarios.
@@ -195,6 +200,7 @@ impl Scenario {
             spike: None,
             overhead_baseline: None,
             breakpoint: None,
+            protocol: Protocol::ConnectJson,
         }
     }
 
@@ -534,6 +540,8 @@ struct ScenarioFile {
     spike: Option<SpikeFile>,
     overhead_baseline: Option<String>,
     breakpoint: Option<SearchFile>,
+    #[serde(default)]
+    protocol: Protocol,
 }
 
 /// `[breakpoint]`: every field optional, defaulting to [`Search::default`]'s.
@@ -714,6 +722,7 @@ impl ScenarioFile {
             spike,
             overhead_baseline: self.overhead_baseline,
             breakpoint: None,
+            protocol: self.protocol,
         };
         Ok(match search {
             Some(search) => scenario.with_search(search),

@@ -18,17 +18,20 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use super::scenario::SEED_LISTENERS;
+use crate::connect::Protocol;
 
 /// The first seed port (`full`); the others follow in [`SEED_LISTENERS`] order.
 pub const SEED_BASE_PORT: u16 = 8080;
 
-/// One listener to load: its URL and the loopback address it resolved to.
+/// One listener to load: its URL, the loopback address it resolved to, and the protocol to
+/// speak (Connect JSON unless [`Target::with_protocol`] says otherwise).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     url: String,
     addr: SocketAddr,
     authority: String,
     path_prefix: String,
+    protocol: Protocol,
 }
 
 impl Target {
@@ -55,7 +58,33 @@ impl Target {
             None => *addrs.first().ok_or_else(|| format!("{host:?} in {url:?} resolves to nothing"))?,
         };
         let path_prefix = uri.path().trim_end_matches('/').to_owned();
-        Ok(Target { url: url.trim_end_matches('/').to_owned(), addr, authority: authority.to_string(), path_prefix })
+        Ok(Target {
+            url: url.trim_end_matches('/').to_owned(),
+            addr,
+            authority: authority.to_string(),
+            path_prefix,
+            protocol: Protocol::default(),
+        })
+    }
+
+    /// The same listener, called in `protocol`.
+    ///
+    /// ```
+    /// use interceptor_bench::connect::Protocol;
+    /// use interceptor_bench::load::Target;
+    ///
+    /// let target = Target::parse("http://127.0.0.1:8081").unwrap();
+    /// assert_eq!(target.protocol(), Protocol::ConnectJson);
+    /// assert_eq!(target.with_protocol(Protocol::Grpc).protocol(), Protocol::Grpc);
+    /// ```
+    pub fn with_protocol(mut self, protocol: Protocol) -> Target {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The protocol its calls speak.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
     }
 
     /// The URL as given.

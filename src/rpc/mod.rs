@@ -23,6 +23,7 @@
 
 mod code;
 mod procedure;
+mod proto;
 mod schema;
 
 use std::borrow::Cow;
@@ -34,7 +35,8 @@ use tokio::time::Instant;
 
 pub use code::{Code, UnknownCode};
 pub use procedure::{InvalidProcedure, Procedure};
-pub use schema::{FieldKind, MessageSchema, SchemaViolation};
+pub use proto::ProtoDecodeError;
+pub use schema::{Field, FieldKind, MessageSchema, MethodSchema, SchemaViolation};
 
 /// A decoded message: the proto3 JSON form, always a JSON object.
 pub type Message = Value;
@@ -50,17 +52,51 @@ pub struct RpcRequest {
     pub deadline: Option<Instant>,
     /// The decoded request message.
     pub message: Message,
+    /// The codec the messages of this call travel in on the wire; the response goes back in
+    /// the same one.
+    pub codec: WireCodec,
+}
+
+/// The codec of a call's messages on the wire, as the protocol codec decoded them: what an
+/// interceptor that works on the wire form (the serializer) encodes with.
+///
+/// ```
+/// use interceptor_bench::greeter;
+/// use interceptor_bench::rpc::{RpcRequest, WireCodec};
+///
+/// let request = RpcRequest::new(greeter::SAY_HELLO, serde_json::json!({"name": "Ada"}));
+/// assert_eq!(request.codec, WireCodec::Json);
+/// let proto = WireCodec::Proto(&greeter::METHODS[0]);
+/// assert_eq!(proto.name(), "proto");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WireCodec {
+    /// proto3 JSON (Connect `application/json`).
+    #[default]
+    Json,
+    /// Protobuf binary (Connect `application/proto`, gRPC), with the method's message schemas.
+    Proto(&'static MethodSchema),
+}
+
+impl WireCodec {
+    /// `json` or `proto`, as in the Connect content types.
+    pub const fn name(self) -> &'static str {
+        match self {
+            WireCodec::Json => "json",
+            WireCodec::Proto(_) => "proto",
+        }
+    }
 }
 
 impl RpcRequest {
-    /// A request with no headers and no deadline.
+    /// A request with no headers and no deadline, in the JSON codec.
     ///
     /// # Panics
     /// When `procedure` is not of the form `package.Service/Method`; use
     /// [`Procedure::parse`] for untrusted input.
     pub fn new(procedure: &str, message: Message) -> Self {
         let procedure = Procedure::parse(procedure).expect("a procedure of the form pkg.Service/Method");
-        RpcRequest { procedure, headers: HeaderMap::new(), deadline: None, message }
+        RpcRequest { procedure, headers: HeaderMap::new(), deadline: None, message, codec: WireCodec::Json }
     }
 
     /// Sets the deadline.

@@ -1,16 +1,21 @@
-//! The shape of a message: which fields exist and what JSON kind each takes.
+//! The shape of a message: which fields exist, their protobuf field numbers and what JSON kind
+//! each takes. The codec checks JSON messages against it and transcodes protobuf binary
+//! messages with it ([`MessageSchema::decode_proto`], [`MessageSchema::encode_proto`]).
 
 use serde_json::Value;
 
-/// The JSON kind a proto3 field takes in its JSON form.
+/// The protobuf scalar type of a field, which decides its JSON kind in proto3 JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldKind {
-    /// `string` fields.
+    /// `string` fields: a JSON string.
     String,
-    /// `bool` fields.
+    /// `bool` fields: a JSON bool.
     Bool,
-    /// Numeric fields (a JSON number; proto3 JSON also allows 64-bit integers as strings).
-    Number,
+    /// `int64` fields: a JSON number, or a string of digits (proto3 JSON writes 64-bit
+    /// integers as strings).
+    Int64,
+    /// `double` fields: a JSON number.
+    Double,
 }
 
 impl FieldKind {
@@ -18,16 +23,36 @@ impl FieldKind {
         match self {
             FieldKind::String => value.is_string(),
             FieldKind::Bool => value.is_boolean(),
-            FieldKind::Number => value.is_number() || value.is_string(),
+            FieldKind::Int64 => value.is_number() || value.is_string(),
+            FieldKind::Double => value.is_number(),
         }
     }
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             FieldKind::String => "string",
             FieldKind::Bool => "bool",
-            FieldKind::Number => "number",
+            FieldKind::Int64 => "int64",
+            FieldKind::Double => "double",
         }
+    }
+}
+
+/// One field of a message: its JSON name, protobuf field number and type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    /// The field's proto3 JSON name.
+    pub name: &'static str,
+    /// The protobuf field number.
+    pub number: u32,
+    /// The field's type.
+    pub kind: FieldKind,
+}
+
+impl Field {
+    /// Field `number`, called `name`, of type `kind`.
+    pub const fn new(number: u32, name: &'static str, kind: FieldKind) -> Self {
+        Field { name, number, kind }
     }
 }
 
@@ -37,10 +62,11 @@ impl FieldKind {
 /// field's default value, as in proto3 JSON.
 ///
 /// ```
-/// use interceptor_bench::rpc::{FieldKind, MessageSchema};
+/// use interceptor_bench::rpc::{Field, FieldKind, MessageSchema};
 /// use serde_json::json;
 ///
-/// let schema = MessageSchema::new("greeter.v1.SayHelloRequest", &[("name", FieldKind::String)]);
+/// const FIELDS: &[Field] = &[Field::new(1, "name", FieldKind::String)];
+/// let schema = MessageSchema::new("greeter.v1.SayHelloRequest", FIELDS);
 /// assert!(schema.check(&json!({"name": "Ada", "extra": 1})).is_ok());
 /// let err = schema.check(&json!({"name": 7})).unwrap_err();
 /// assert_eq!(err.to_string(), "greeter.v1.SayHelloRequest.name: expected string, got 7");
@@ -49,18 +75,18 @@ impl FieldKind {
 pub struct MessageSchema {
     /// The protobuf message type's full name.
     pub type_name: &'static str,
-    /// Each field's JSON name and kind.
-    pub fields: &'static [(&'static str, FieldKind)],
+    /// Its fields.
+    pub fields: &'static [Field],
 }
 
 /// Why a message does not fit its schema.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct SchemaViolation(String);
+pub struct SchemaViolation(pub(crate) String);
 
 impl MessageSchema {
     /// A schema with the given type name and fields.
-    pub const fn new(type_name: &'static str, fields: &'static [(&'static str, FieldKind)]) -> Self {
+    pub const fn new(type_name: &'static str, fields: &'static [Field]) -> Self {
         MessageSchema { type_name, fields }
     }
 
@@ -69,7 +95,7 @@ impl MessageSchema {
         let object = message.as_object().ok_or_else(|| {
             SchemaViolation(format!("{}: expected a JSON object, got {}", self.type_name, kind_of(message)))
         })?;
-        for (name, kind) in self.fields {
+        for Field { name, kind, .. } in self.fields {
             match object.get(*name) {
                 None | Some(Value::Null) => {}
                 Some(value) if kind.accepts(value) => {}
@@ -95,4 +121,23 @@ fn kind_of(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// A method: its procedure and the schemas of its request and response messages.
+///
+/// ```
+/// use interceptor_bench::greeter;
+///
+/// let hello = &greeter::METHODS[0];
+/// assert_eq!(hello.procedure, greeter::SAY_HELLO);
+/// assert_eq!(hello.response.type_name, "greeter.v1.SayHelloResponse");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodSchema {
+    /// The procedure, `package.Service/Method`.
+    pub procedure: &'static str,
+    /// The request message.
+    pub request: MessageSchema,
+    /// The response message.
+    pub response: MessageSchema,
 }

@@ -29,7 +29,6 @@ use bytes::Bytes;
 use futures_util::future::Either;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, StatusCode};
-use http_body_util::Full;
 use tower::Service;
 
 use crate::server::metrics::{self, Metrics};
@@ -56,18 +55,19 @@ impl<S> WithEndpoints<S> {
     }
 }
 
-fn answer(content_type: &'static str, body: Bytes) -> http::Response<Full<Bytes>> {
-    let mut response = http::Response::new(Full::new(body));
+fn answer<RB: From<Bytes>>(content_type: &'static str, body: Bytes) -> http::Response<RB> {
+    let mut response = http::Response::new(RB::from(body));
     *response.status_mut() = StatusCode::OK;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
-impl<S, B> Service<http::Request<B>> for WithEndpoints<S>
+impl<S, B, RB> Service<http::Request<B>> for WithEndpoints<S>
 where
-    S: Service<http::Request<B>, Response = http::Response<Full<Bytes>>, Error = Infallible>,
+    S: Service<http::Request<B>, Response = http::Response<RB>, Error = Infallible>,
+    RB: From<Bytes>,
 {
-    type Response = http::Response<Full<Bytes>>;
+    type Response = http::Response<RB>;
     type Error = Infallible;
     type Future = Either<Ready<Result<Self::Response, Infallible>>, S::Future>;
 

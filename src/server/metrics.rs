@@ -37,8 +37,6 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use pin_project_lite::pin_project;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, prometheus_text};
@@ -49,7 +47,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 use tower::{Layer, Service};
 
-use crate::rpc::{Code, MessageSchema};
+use crate::rpc::{Code, MethodSchema};
 
 /// The `Content-Type` of [`Metrics::encode`]'s output: Prometheus text format 0.0.4.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
@@ -167,10 +165,10 @@ impl Metrics {
 
     /// A layer recording the calls of the listener serving `stack`, whose procedures are
     /// `methods` (as given to [`crate::connect::Routes::new`]).
-    pub fn layer(&self, stack: &str, methods: &[(&str, MessageSchema)]) -> RecordMetricsLayer {
+    pub fn layer(&self, stack: &str, methods: &[MethodSchema]) -> RecordMetricsLayer {
         let procedures = methods
             .iter()
-            .map(|(name, _)| ProcedureSeries::new(format!("/{name}"), name))
+            .map(|method| ProcedureSeries::new(format!("/{}", method.procedure), method.procedure))
             .chain([ProcedureSeries::new(String::new(), UNKNOWN_PROCEDURE)])
             .collect();
         let in_flight = self.inner.in_flight.get_or_create_owned(&StackLabel { stack: stack.to_owned() });
@@ -271,11 +269,11 @@ impl<S> RecordMetrics<S> {
     }
 }
 
-impl<S, B> Service<http::Request<B>> for RecordMetrics<S>
+impl<S, B, RB> Service<http::Request<B>> for RecordMetrics<S>
 where
-    S: Service<http::Request<B>, Response = http::Response<Full<Bytes>>, Error = Infallible>,
+    S: Service<http::Request<B>, Response = http::Response<RB>, Error = Infallible>,
 {
-    type Response = http::Response<Full<Bytes>>;
+    type Response = http::Response<RB>;
     type Error = Infallible;
     type Future = ResponseFuture<S::Future>;
 
@@ -313,9 +311,9 @@ pin_project! {
     }
 }
 
-impl<F> Future for ResponseFuture<F>
+impl<F, RB> Future for ResponseFuture<F>
 where
-    F: Future<Output = Result<http::Response<Full<Bytes>>, Infallible>>,
+    F: Future<Output = Result<http::Response<RB>, Infallible>>,
 {
     type Output = F::Output;
 
@@ -328,13 +326,14 @@ where
     }
 }
 
-/// The Connect code of an answer: `None` for success, else the code the codec put in the
-/// response's extensions (`unknown` for an error answer that carries none).
-fn connect_code(response: &http::Response<Full<Bytes>>) -> Option<Code> {
-    if response.status().is_success() {
-        return None;
+/// The Connect code of an answer: the code the codec put in the response's extensions (gRPC
+/// errors are HTTP 200), else `None` for success and `unknown` for another error status.
+fn connect_code<RB>(response: &http::Response<RB>) -> Option<Code> {
+    match response.extensions().get::<Code>() {
+        Some(code) => Some(*code),
+        None if response.status().is_success() => None,
+        None => Some(Code::Unknown),
     }
-    Some(response.extensions().get::<Code>().copied().unwrap_or(Code::Unknown))
 }
 
 /// Reads the process's resident memory and CPU time from `/proc/self` at each scrape.
@@ -389,7 +388,8 @@ mod tests {
     use super::*;
     use crate::connect::ConnectService;
     use crate::greeter::{self, Greeter};
-    use http_body_util::BodyExt;
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
     use tower::ServiceExt;
 
     fn call(body: &'static str) -> http::Request<Full<Bytes>> {

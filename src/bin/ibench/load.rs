@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::builder::RangedU64ValueParser;
+use interceptor_bench::connect::Protocol;
 use interceptor_bench::load::breakpoint::{MAX_STEPS, Search};
 use interceptor_bench::load::output::{check_writable, write_json};
 use interceptor_bench::load::remote_write::{RemoteWriter, default_testid};
@@ -55,6 +56,10 @@ pub struct Args {
     /// Multiply every stage's VU target (rounded up, at least 1); above 0, at most 1000.
     #[arg(long, default_value_t = 1.0, value_parser = flags::scale)]
     vus_scale: f64,
+    /// The protocol of every call: connect-json, connect-proto (Connect binary protobuf, both over
+    /// HTTP/1.1) or grpc (over h2c). Default: the scenario's `protocol`, else connect-json.
+    #[arg(long)]
+    protocol: Option<Protocol>,
     /// Open model: the peak arrival rate in iterations per second (stages keep their shape).
     #[arg(long, value_parser = flags::rate)]
     rate: Option<f64>,
@@ -120,6 +125,9 @@ const REMOTE_WRITE_PATIENCE: Duration = Duration::from_secs(10);
 fn customised(mut scenario: Scenario, args: &Args) -> Result<Scenario, String> {
     if !args.listeners.is_empty() {
         scenario.listeners = args.listeners.clone();
+    }
+    if let Some(protocol) = args.protocol {
+        scenario.protocol = protocol;
     }
     let flags = [args.start_rate, args.rate_factor, args.max_rate].iter().any(Option::is_some)
         || args.step.is_some()
