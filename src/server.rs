@@ -66,7 +66,7 @@ pub async fn serve<S, RB>(listener: TcpListener, service: S, shutdown: impl Futu
 where
     S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
-    RB: HttpBody<Data = Bytes> + Send + 'static,
+    RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
     RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     Server::new(ServerConfig::default()).serve(listener, service, shutdown).await.map(drop)
@@ -373,7 +373,7 @@ impl Server {
     where
         S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
         S::Future: Send + 'static,
-        RB: HttpBody<Data = Bytes> + Send + 'static,
+        RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
         RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let config = &self.config;
@@ -510,7 +510,7 @@ impl BackgroundServer {
     where
         S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
         S::Future: Send + 'static,
-        RB: HttpBody<Data = Bytes> + Send + 'static,
+        RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
         RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         Self::spawn(move || service)
@@ -521,7 +521,7 @@ impl BackgroundServer {
     where
         S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
         S::Future: Send + 'static,
-        RB: HttpBody<Data = Bytes> + Send + 'static,
+        RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
         RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;

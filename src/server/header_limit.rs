@@ -40,7 +40,6 @@ use bytes::Bytes;
 use futures_util::future::Either;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, StatusCode};
-use http_body_util::Full;
 use tower::Service;
 
 /// Answers 431 to requests over the header limits; passes the others to `S`. See the
@@ -78,19 +77,20 @@ impl<S> LimitHeaders<S> {
     }
 }
 
-fn too_large(message: String) -> http::Response<Full<Bytes>> {
+fn too_large<RB: From<Bytes>>(message: String) -> http::Response<RB> {
     let body = serde_json::json!({"code": "resource_exhausted", "message": message});
-    let mut response = http::Response::new(Full::new(Bytes::from(body.to_string())));
+    let mut response = http::Response::new(RB::from(Bytes::from(body.to_string())));
     *response.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
-impl<S, B> Service<http::Request<B>> for LimitHeaders<S>
+impl<S, B, RB> Service<http::Request<B>> for LimitHeaders<S>
 where
-    S: Service<http::Request<B>, Response = http::Response<Full<Bytes>>, Error = Infallible>,
+    S: Service<http::Request<B>, Response = http::Response<RB>, Error = Infallible>,
+    RB: From<Bytes>,
 {
-    type Response = http::Response<Full<Bytes>>;
+    type Response = http::Response<RB>;
     type Error = Infallible;
     type Future = Either<Ready<Result<Self::Response, Infallible>>, S::Future>;
 
