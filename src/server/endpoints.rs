@@ -55,9 +55,14 @@ impl<S> WithEndpoints<S> {
     }
 }
 
-fn answer<RB: From<Bytes>>(content_type: &'static str, body: Bytes) -> http::Response<RB> {
+/// A response of `status` with `body` of `content_type`, in the listener's body type.
+pub(super) fn answer<RB: From<Bytes>>(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+) -> http::Response<RB> {
     let mut response = http::Response::new(RB::from(body));
-    *response.status_mut() = StatusCode::OK;
+    *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
@@ -79,10 +84,14 @@ where
         if request.method() == Method::GET {
             match request.uri().path() {
                 "/health" | "/healthz" => {
-                    return Either::Left(ready(Ok(answer("application/json", self.health.clone()))));
+                    return Either::Left(ready(Ok(answer(StatusCode::OK, "application/json", self.health.clone()))));
                 }
                 "/metrics" => {
-                    return Either::Left(ready(Ok(answer(metrics::CONTENT_TYPE, Bytes::from(self.metrics.encode())))));
+                    return Either::Left(ready(Ok(answer(
+                        StatusCode::OK,
+                        metrics::CONTENT_TYPE,
+                        Bytes::from(self.metrics.encode()),
+                    ))));
                 }
                 _ => {}
             }

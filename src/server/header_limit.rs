@@ -38,7 +38,6 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::future::Either;
-use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use tower::Service;
 
@@ -79,10 +78,11 @@ impl<S> LimitHeaders<S> {
 
 fn too_large<RB: From<Bytes>>(message: String) -> http::Response<RB> {
     let body = serde_json::json!({"code": "resource_exhausted", "message": message});
-    let mut response = http::Response::new(RB::from(Bytes::from(body.to_string())));
-    *response.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
+    super::endpoints::answer(
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "application/json",
+        Bytes::from(body.to_string()),
+    )
 }
 
 impl<S, B, RB> Service<http::Request<B>> for LimitHeaders<S>
