@@ -224,10 +224,12 @@ fn bench_beside_baseline(
     }
     group.finish();
 
-    let servers = stacks.each_ref().map(|stack| {
-        BackgroundServer::start(stack, &interceptors)
-            .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()))
-    });
+    // Both servers on one thread (see `BackgroundServer::beside`).
+    let reference = BackgroundServer::start(&stacks[0], &interceptors).expect("a loopback server for baseline");
+    let candidate = reference
+        .beside(&stacks[1], &interceptors)
+        .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stacks[1].name()));
+    let servers = [reference, candidate];
     let mut group = c.benchmark_group(Depth::Loopback.group(suite));
     for (stack, server) in stacks.iter().zip(&servers) {
         harness.loopback(&mut group, stack.name(), server.addr());

@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-pub use bench::PairedBench;
+pub use bench::{PairedBench, run_rounds};
 use stats::Estimate;
 
 use crate::bench::{Depth, TimedCalls};
@@ -108,7 +108,7 @@ impl Schedule {
 }
 
 /// The samples of one pair: per-call times of both sides, one entry per sample.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PairSamples {
     /// Calls per batch (each sample is two batches of each side).
     pub batch: u64,
