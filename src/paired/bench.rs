@@ -504,11 +504,7 @@ impl PairedBench {
 
     fn add_samples(&mut self, key: (Depth, String, String), samples: PairSamples) {
         match self.collected.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, collected)) => {
-                collected.batch = collected.batch.max(samples.batch);
-                collected.reference_ns.extend(samples.reference_ns);
-                collected.candidate_ns.extend(samples.candidate_ns);
-            }
+            Some((_, collected)) => collected.absorb(samples),
             None => self.collected.push((key, samples)),
         }
     }
