@@ -35,6 +35,14 @@
 //! smallest change it could detect (`detectable`: the threshold plus both intervals'
 //! half-widths): a regression smaller than that passes.
 //!
+//! A baseline saved from several runs (`ibench baseline save NAME --add-run`, 3 or more) knows
+//! how far each pair's ratio moves between runs of unchanged code, and the paired signal then
+//! uses it ([`Change::against_runs`], [`super::runs`]): **regressed** means the whole interval
+//! of the pair's ratio now lies above the runs' median ratio by more than the pair's own
+//! tolerance, the larger of the threshold (3% by default then) and 8 standard deviations of
+//! its run-to-run scatter — a move unchanged code did not make in the campaigns of
+//! `docs/gate.md`.
+//!
 //! A change is `now / then - 1` with the conservative interval `[now.lower / then.upper - 1,
 //! now.upper / then.lower - 1]` from criterion's 95% intervals (and for a ratio, the ratio's
 //! own conservative interval `[stack.lower / reference.upper, stack.upper / reference.lower]`).
