@@ -313,7 +313,7 @@ impl Scenario {
             .map_err(|error| ScenarioError::File { path: name_or_path.to_owned(), error: Box::new(error) })
     }
 
-    /// Parses and checks a TOML scenario (see the README for the format).
+    /// Parses and checks a TOML scenario (see docs/scenarios.md for the format).
     pub fn from_toml(text: &str) -> Result<Scenario, ScenarioError> {
         let file: ScenarioFile = toml::from_str(text).map_err(|error| ScenarioError::Toml(error.to_string()))?;
         let scenario = file.into_scenario()?;
