@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod allocations;
+pub mod atomic_file;
 pub mod attribution;
 pub mod baseline;
 pub mod bench;

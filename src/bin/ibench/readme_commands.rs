@@ -38,8 +38,7 @@ fn sh_blocks(markdown: &str) -> Vec<String> {
 /// command substitutions and variables replaced by `1` (a valid PID, port or count), split at
 /// `&&`, `||`, `;`, `|` and `&`.
 fn commands(block: &str) -> Vec<Vec<String>> {
-    let substitution = regex::Regex::new(r"\$\([^)]*\)|\$!|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")
-        .expect("a valid pattern");
+    let substitution = regex::Regex::new(r"\$\([^)]*\)|\$!|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?").expect("a valid pattern");
     let joined = block.replace("\\\n", " ");
     let mut commands = Vec::new();
     for line in joined.lines() {
@@ -70,18 +69,16 @@ fn commands(block: &str) -> Vec<Vec<String>> {
 /// `NAME=value` environment assignments.
 fn ibench_args(command: &[String]) -> Option<&[String]> {
     let is_assignment = |word: &String| {
-        word.split_once('=').is_some_and(|(name, _)| {
-            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
+        word.split_once('=')
+            .is_some_and(|(name, _)| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
     };
     let command = &command[command.iter().take_while(|word| is_assignment(word)).count()..];
     match command {
         [program, args @ ..] if program == "ibench" => Some(args),
         [cargo, run, rest @ ..] if cargo == "cargo" && run == "run" => {
             let dashes = rest.iter().position(|word| word == "--")?;
-            let other_target = rest[..dashes]
-                .iter()
-                .any(|word| matches!(word.as_str(), "--example" | "--bin" | "-p" | "--package"));
+            let other_target =
+                rest[..dashes].iter().any(|word| matches!(word.as_str(), "--example" | "--bin" | "-p" | "--package"));
             (!other_target).then(|| &rest[dashes + 1..])
         }
         _ => None,
@@ -163,8 +160,7 @@ fn commands_are_split_like_sh_and_other_programs_skipped() {
         ibench load x.toml --server-pid \"$(pgrep -n ibench)\" | tee out; ibench stacks\n\
         cargo run --release --example throughput -- --rounds 3\n";
     let commands = commands(block);
-    let words: Vec<Vec<&str>> =
-        commands.iter().map(|c| c.iter().map(String::as_str).collect()).collect();
+    let words: Vec<Vec<&str>> = commands.iter().map(|c| c.iter().map(String::as_str).collect()).collect();
     assert_eq!(
         words,
         [
@@ -187,9 +183,9 @@ fn readme_test_command_is_what_ci_runs() {
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
     let ci = std::fs::read_to_string(root.join(".ci/run")).expect(".ci/run");
     let command = "cargo test --locked && cargo test --locked --benches";
-    let in_readme = sh_blocks(&readme).iter().any(|block| {
-        block.lines().any(|line| line.split('#').next().is_some_and(|c| c.trim() == command))
-    });
+    let in_readme = sh_blocks(&readme)
+        .iter()
+        .any(|block| block.lines().any(|line| line.split('#').next().is_some_and(|c| c.trim() == command)));
     assert!(in_readme, "README.md's sh blocks no longer give the test command `{command}`");
     for step in command.split(" && ") {
         assert!(
