@@ -270,10 +270,7 @@ impl<S> ConnectService<S> {
         self
     }
 
-    /// The wrapped RPC service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 /// The codec's response future.

@@ -180,20 +180,7 @@ pub struct MethodFilter<F, S> {
 }
 
 impl<F, S> MethodFilter<F, S> {
-    /// The service that bypasses the layer.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The service that bypasses the layer, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The service that bypasses the layer, consuming the filter.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 impl<F, S> Service<RpcRequest> for MethodFilter<F, S>
@@ -220,6 +207,7 @@ where
 
 pin_project! {
     /// The response future of [`MethodFilter`].
+    #[derive(Debug)]
     pub struct ResponseFuture<F, B>
     where
         F: Service<RpcRequest>,
@@ -231,6 +219,7 @@ pin_project! {
 
 pin_project! {
     #[project = KindProj]
+    #[derive(Debug)]
     enum Kind<F, B>
     where
         F: Service<RpcRequest>,

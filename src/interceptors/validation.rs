@@ -227,20 +227,7 @@ pub struct Validation<S> {
 }
 
 impl<S> Validation<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The wrapped service, consuming the validation.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 
     /// `Some(error)` naming every broken rule, or `None` when the request passes.
     fn validate(&self, request: &RpcRequest) -> Option<RpcError> {
@@ -278,6 +265,7 @@ where
 
 pin_project! {
     /// The response future of [`Validation`].
+    #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
         inner: CalledOrRejected<F>,
