@@ -91,7 +91,6 @@ pub use self::grpc::{
     grpc_status, parse_grpc_timeout, unframe as unframe_grpc,
 };
 pub use self::unary::encode_error;
-use crate::greeter;
 use crate::rpc::{
     Code, Message, MessageSchema, MethodSchema, Procedure, RpcError, RpcRequest, RpcResponse, SchemaViolation,
     WireCodec,
@@ -256,11 +255,6 @@ impl<S> ConnectService<S> {
     /// A codec over `inner` that routes `routes`, with the default body limit.
     pub fn new(inner: S, routes: Routes) -> Self {
         ConnectService { inner, routes, max_body_bytes: DEFAULT_MAX_BODY_BYTES }
-    }
-
-    /// A codec routing the greeter's two methods to `inner`.
-    pub fn greeter(inner: S) -> Self {
-        Self::new(inner, Routes::new(greeter::METHODS))
     }
 
     /// Sets the request body limit in bytes, which also bounds decompressed messages; larger

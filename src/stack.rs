@@ -161,11 +161,12 @@ impl FromStr for Interceptor {
 
 /// The configuration of every built-in interceptor, as their layers.
 ///
-/// `Default` gives the seed framework's defaults, with the logger writing to a sink and the
+/// `Default` gives the seed framework's defaults, the greeter's validation rules
+/// ([`crate::greeter::validation_rules`]), the logger writing to a sink and the
 /// OpenTelemetry SDK exporting nowhere, so that benches never measure a terminal.
 /// Layers hold configuration only: a stack's shared state (the bulkhead's permits, the
 /// breaker's counts) is created when the stack is built, once per built service.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Interceptors {
     /// See [`crate::interceptors::error_handler`].
     pub error_handler: ErrorHandlerLayer,
@@ -187,6 +188,23 @@ pub struct Interceptors {
     pub logger: LoggerLayer,
     /// See [`crate::interceptors::otel`].
     pub otel: OtelLayer,
+}
+
+impl Default for Interceptors {
+    fn default() -> Self {
+        Interceptors {
+            error_handler: ErrorHandlerLayer::default(),
+            timeout: TimeoutLayer::default(),
+            bulkhead: BulkheadLayer::default(),
+            circuit_breaker: CircuitBreakerLayer::default(),
+            retry: RetryLayer::default(),
+            fallback: FallbackLayer::default(),
+            validation: crate::greeter::validation_rules(),
+            serializer: SerializerLayer::default(),
+            logger: LoggerLayer::default(),
+            otel: OtelLayer::default(),
+        }
+    }
 }
 
 impl Interceptors {

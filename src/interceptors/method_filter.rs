@@ -13,14 +13,14 @@
 //! use tower::{Layer, ServiceExt};
 //!
 //! // Validate SayHello only.
-//! let layer = MethodFilterLayer::new(SAY_HELLO, ValidationLayer::default()).unwrap();
+//! let layer = MethodFilterLayer::new(SAY_HELLO, interceptor_bench::greeter::validation_rules()).unwrap();
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let hello = layer.layer(Greeter::new()).oneshot(RpcRequest::new(SAY_HELLO, json!({"name": ""}))).await;
 //! assert_eq!(hello.unwrap_err().code, Code::InvalidArgument);
 //! let goodbye = layer.layer(Greeter::new()).oneshot(RpcRequest::new(SAY_GOODBYE, json!({"name": ""}))).await;
 //! assert!(goodbye.is_ok());
 //! # });
-//! assert!(MethodFilterLayer::new("greeter.v1.GreeterService/Say*", ValidationLayer::default()).is_err());
+//! assert!(MethodFilterLayer::new("greeter.v1.GreeterService/Say*", ValidationLayer::new()).is_err());
 //! ```
 //!
 //! Readiness: the filter reports ready when the wrapped service is; a call that matches drives
