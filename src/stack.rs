@@ -200,7 +200,7 @@ impl Default for Interceptors {
             retry: RetryLayer::default(),
             fallback: FallbackLayer::default(),
             validation: crate::greeter::validation_rules(),
-            serializer: SerializerLayer::default(),
+            serializer: SerializerLayer,
             logger: LoggerLayer::default(),
             otel: OtelLayer::default(),
         }
