@@ -38,7 +38,6 @@ pub mod runs;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
@@ -46,6 +45,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::atomic_file::{self, WriteError};
 use crate::overhead::{DEFAULT_BUDGET, OverheadReport};
 use crate::paired::SuiteResults;
 use crate::results::{BenchId, Estimates, Results};
@@ -571,25 +571,15 @@ fn read_value(path: &Path) -> Result<Value, BaselineError> {
     serde_json::from_slice(&text).map_err(|e| criterion(e.to_string()))
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory, flushed to disk
-/// and renamed into place; replaces an existing file only when `replace`.
+/// Writes `bytes` to `path` with the crate's one writer ([`atomic_file`]), creating the
+/// directory first; replaces an existing file only when `replace`.
 fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> Result<(), BaselineError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".ibench-").suffix(".tmp");
-    // A temporary file is private (0600); the baseline is an ordinary file.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let mut file = builder.tempfile_in(dir).map_err(io_error(dir))?;
-    file.write_all(bytes).and_then(|()| file.as_file().sync_all()).map_err(io_error(file.path()))?;
-    let persisted = if replace { file.persist(path) } else { file.persist_noclobber(path) };
-    persisted.map_err(|e| match e.error.kind() {
-        std::io::ErrorKind::AlreadyExists => BaselineError::Exists { path: path.to_owned() },
-        _ => BaselineError::Io { path: path.to_owned(), source: e.error },
-    })?;
-    // Make the rename itself durable.
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))
+    atomic_file::write_atomically(path, bytes, replace).map_err(|error| match error {
+        WriteError::Exists(path) => BaselineError::Exists { path },
+        WriteError::Io { path, source } => BaselineError::Io { path, source },
+    })
 }
 
 /// Wraps an I/O error with the path it concerns.

@@ -7,11 +7,11 @@ use bytes::Bytes;
 use criterion::Criterion;
 use http_body::Body;
 use http_body_util::Full;
-use tower::{BoxError, Layer, Service, ServiceExt};
+use tower::{Layer, Service, ServiceExt};
 
 use super::{BASELINE, Depth, Harness};
 use crate::connect::ResponseBody;
-use crate::ecosystem::{BoxHttpService, HttpLayer, HttpRequest, box_request};
+use crate::ecosystem::{BoxHttpService, BoxableHttpService, BytesBody, HttpLayer, box_request};
 use crate::greeter::Greeter;
 use crate::paired::PairedBench;
 use crate::rpc::{RpcError, RpcRequest, RpcResponse};
@@ -85,12 +85,8 @@ where
 /// stack with your layer fails the benchmark call.
 pub fn bench_http_layer<L, B>(c: &mut Criterion, name: &str, layer: L)
 where
-    L: Layer<BoxHttpService> + Send + Sync + 'static,
-    L::Service: Service<HttpRequest, Response = http::Response<B>> + Clone + Send + 'static,
-    <L::Service as Service<HttpRequest>>::Error: Into<BoxError>,
-    <L::Service as Service<HttpRequest>>::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    L: Layer<BoxHttpService, Service: BoxableHttpService<B>> + Send + Sync + 'static,
+    B: BytesBody,
 {
     check_name(name);
     let stack = Stack::builder(name).http(HttpLayer::new(name, layer)).build();
