@@ -11,6 +11,7 @@
 //! - suites `ecosystem` and `ecosystem_4k`: each ecosystem layer against the baseline, both as
 //!   HTTP services answering the suite's request (`interceptor_bench::ecosystem::suites`).
 //!
+//! Each of the 5 rounds runs in a fresh process of this binary (`run_rounds`).
 //! `cargo bench --bench paired` takes about two minutes; `-- logger` runs only the pairs whose
 //! candidate id matches, `-- --paired-time 3s` samples each pair longer.
 
@@ -21,7 +22,7 @@ use http_body::Body;
 use http_body_util::Full;
 use interceptor_bench::bench::BASELINE;
 use interceptor_bench::ecosystem::suites;
-use interceptor_bench::paired::PairedBench;
+use interceptor_bench::paired::{PairedBench, run_rounds};
 use interceptor_bench::stack::{Interceptors, find};
 use tower::Service;
 
@@ -45,17 +46,12 @@ fn main() {
     let interceptors = Interceptors::default();
     let baseline = find(BASELINE).expect("a catalog stack");
     let ecosystem = suites();
-    let (mut catalog, mut comparators) = (PairedBench::new(""), PairedBench::new("comparators"));
-    let mut ecosystem_benches: Vec<PairedBench> = ecosystem.iter().map(|suite| PairedBench::new(suite.name)).collect();
-    let rounds = catalog.rounds();
-    for round in 1..=rounds {
-        if rounds > 1 {
-            eprintln!("paired: round {round} of {rounds}");
-        }
-        catalog.catalog();
-        comparators::visit(&mut comparators);
+    let names: Vec<&str> = ["", "comparators"].into_iter().chain(ecosystem.iter().map(|suite| suite.name)).collect();
+    run_rounds(&names, |benches| {
+        benches[0].catalog();
+        comparators::visit(&mut benches[1]);
         // The ecosystem suites: each layer against the baseline, both as HTTP services.
-        for (suite, paired) in ecosystem.iter().zip(&mut ecosystem_benches) {
+        for (suite, paired) in ecosystem.iter().zip(&mut benches[2..]) {
             for stack in &suite.stacks {
                 let _runtime = paired.runtime().enter();
                 let reference = suite.service(&baseline, &interceptors);
@@ -63,8 +59,6 @@ fn main() {
                 paired.http(BASELINE, reference, stack.name(), candidate);
             }
         }
-    }
-    for paired in [catalog, comparators].into_iter().chain(ecosystem_benches) {
-        paired.finish().expect("paired results written");
-    }
+    })
+    .expect("paired results written");
 }

@@ -91,7 +91,6 @@ pub use self::grpc::{
     grpc_status, parse_grpc_timeout, unframe as unframe_grpc,
 };
 pub use self::unary::encode_error;
-use crate::greeter;
 use crate::rpc::{
     Code, Message, MessageSchema, MethodSchema, Procedure, RpcError, RpcRequest, RpcResponse, SchemaViolation,
     WireCodec,
@@ -258,11 +257,6 @@ impl<S> ConnectService<S> {
         ConnectService { inner, routes, max_body_bytes: DEFAULT_MAX_BODY_BYTES }
     }
 
-    /// A codec routing the greeter's two methods to `inner`.
-    pub fn greeter(inner: S) -> Self {
-        Self::new(inner, Routes::new(greeter::METHODS))
-    }
-
     /// Sets the request body limit in bytes, which also bounds decompressed messages; larger
     /// bodies get `resource_exhausted`.
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
@@ -270,10 +264,7 @@ impl<S> ConnectService<S> {
         self
     }
 
-    /// The wrapped RPC service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 /// The codec's response future.

@@ -64,6 +64,30 @@ pub type BoxHttpService = BoxCloneService<HttpRequest, http::Response<ResponseBo
 #[error(transparent)]
 pub struct BodyError(BoxError);
 
+/// A body of `Bytes` whose errors convert to a [`BoxError`]: what HTTP-level layers take and
+/// answer with (hyper's, http-body-util's and tower-http's bodies are).
+pub trait BytesBody: Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static {}
+
+impl<B: Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static> BytesBody for B {}
+
+/// A service [`box_http`] boxes: an HTTP-level layer over a [`BoxHttpService`], answering
+/// with a [`BytesBody`] `B`, its errors converting to a [`BoxError`].
+pub trait BoxableHttpService<B>:
+    Service<HttpRequest, Response = http::Response<B>, Error: Into<BoxError>, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, B> BoxableHttpService<B> for S where
+    S: Service<HttpRequest, Response = http::Response<B>, Error: Into<BoxError>, Future: Send + 'static>
+        + Clone
+        + Send
+        + 'static
+{
+}
+
 /// `request` with its body boxed into an [`HttpBody`], as it enters the HTTP-level layers.
 ///
 /// ```
@@ -74,11 +98,7 @@ pub struct BodyError(BoxError);
 /// let request = interceptor_bench::ecosystem::box_request(request);
 /// assert_eq!(http_body::Body::size_hint(request.body()).exact(), Some(2));
 /// ```
-pub fn box_request<B>(request: http::Request<B>) -> HttpRequest
-where
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
+pub fn box_request<B: BytesBody>(request: http::Request<B>) -> HttpRequest {
     request.map(|body| UnsyncBoxBody::new(body.map_err(|error| BodyError(error.into()))))
 }
 
@@ -86,14 +106,7 @@ where
 /// its response body read to its end into one [`ResponseBody`] (gRPC's trailers kept), its
 /// errors answered as errors of the request's protocol (`deadline_exceeded` for tower's
 /// `Elapsed`, `unavailable` for `Overloaded` and a failed buffer, `internal` for any other).
-pub fn box_http<S, B>(service: S) -> BoxHttpService
-where
-    S: Service<HttpRequest, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
+pub fn box_http<S: BoxableHttpService<B>, B: BytesBody>(service: S) -> BoxHttpService {
     let collected = service.map_err(Into::<BoxError>::into).then(|answer| async move {
         let (parts, body) = answer?.into_parts();
         let collected = body.collect().await.map_err(Into::into)?;
@@ -210,12 +223,8 @@ impl HttpLayer {
     /// ```
     pub fn new<L, B>(name: impl Into<String>, layer: L) -> Self
     where
-        L: Layer<BoxHttpService> + Send + Sync + 'static,
-        L::Service: Service<HttpRequest, Response = http::Response<B>> + Clone + Send + 'static,
-        <L::Service as Service<HttpRequest>>::Error: Into<BoxError>,
-        <L::Service as Service<HttpRequest>>::Future: Send + 'static,
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
+        L: Layer<BoxHttpService, Service: BoxableHttpService<B>> + Send + Sync + 'static,
+        B: BytesBody,
     {
         Self::from_fn(name, move |inner| box_http(layer.layer(inner)))
     }

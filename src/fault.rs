@@ -347,20 +347,7 @@ impl<S> Fault<S> {
         Fault { inner, handle }
     }
 
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 impl<S> Service<RpcRequest> for Fault<S>
@@ -394,6 +381,7 @@ pub mod future {
 
     pin_project! {
         /// Waits out an injected delay, then answers the inner call, the injected error or a panic.
+        #[derive(Debug)]
         pub struct ResponseFuture<F> {
             #[pin]
             delay: Option<Sleep>,
@@ -410,6 +398,7 @@ pub mod future {
 
     pin_project! {
         #[project = StateProj]
+        #[derive(Debug)]
         pub(super) enum State<F> {
             Call { #[pin] response: F },
             Fail { error: Option<RpcError> },

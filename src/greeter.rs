@@ -22,6 +22,9 @@ use std::task::{Context, Poll};
 use serde_json::json;
 use tower::Service;
 
+use crate::connect::{ConnectService, Routes};
+use crate::interceptors::method_filter::ProcedurePattern;
+use crate::interceptors::validation::{FieldRule, ValidationLayer};
 use crate::rpc::{Code, Field, FieldKind, MessageSchema, MethodSchema, RpcError, RpcRequest, RpcResponse, RpcResult};
 
 /// The greeter service's fully qualified name.
@@ -48,6 +51,28 @@ pub const METHODS: &[MethodSchema] = &[
     MethodSchema { procedure: SAY_HELLO, request: SAY_HELLO_REQUEST, response: SAY_HELLO_RESPONSE },
     MethodSchema { procedure: SAY_GOODBYE, request: SAY_GOODBYE_REQUEST, response: SAY_GOODBYE_RESPONSE },
 ];
+
+/// The greeter's validation rules, which every catalog stack's `validation` uses: on `SayHello`
+/// and `SayGoodbye`, `name` is required and 1 to 100 characters long.
+///
+/// ```
+/// use interceptor_bench::greeter::validation_rules;
+/// let procedures: Vec<String> = validation_rules().rules().map(|(on, _)| on.to_string()).collect();
+/// assert_eq!(procedures, ["greeter.v1.GreeterService/SayHello", "greeter.v1.GreeterService/SayGoodbye"]);
+/// ```
+pub fn validation_rules() -> ValidationLayer {
+    [SAY_HELLO, SAY_GOODBYE].into_iter().fold(ValidationLayer::new(), |layer, procedure| {
+        let procedure = ProcedurePattern::parse(procedure).expect("the greeter's procedures are valid patterns");
+        layer.rule(procedure, FieldRule::new("name").required().length(1, 100))
+    })
+}
+
+impl<S> ConnectService<S> {
+    /// A codec routing the greeter's two methods to `inner`.
+    pub fn greeter(inner: S) -> Self {
+        Self::new(inner, Routes::new(METHODS))
+    }
+}
 
 /// The greeter handler; stateless, always ready.
 #[derive(Debug, Clone, Copy, Default)]

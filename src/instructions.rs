@@ -28,6 +28,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::atomic_file::{WriteError, write_atomically};
 use crate::baseline::Provenance;
 use crate::connect::ResponseBody;
 use crate::ecosystem::{BoxHttpService, HttpRequest, box_request, with_ecosystem_headers};
@@ -351,19 +352,14 @@ impl Baseline {
         Ok(baseline)
     }
 
-    /// Writes the baseline as pretty JSON; refuses to overwrite an existing file unless `force`.
-    pub fn write(&self, path: &Path, force: bool) -> std::io::Result<()> {
-        if path.exists() && !force {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                format!("{} exists; pass --force to replace it", path.display()),
-            ));
-        }
+    /// Writes the baseline as pretty JSON (creating its directory) with the crate's one writer
+    /// ([`write_atomically`]): atomically, and an existing file is replaced only with `force`.
+    pub fn write(&self, path: &Path, force: bool) -> Result<(), WriteError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(|e| WriteError::io(dir, e))?;
         }
-        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(path, json + "\n")
+        let json = serde_json::to_string_pretty(self).expect("a baseline serializes") + "\n";
+        write_atomically(path, json.as_bytes(), force)
     }
 }
 

@@ -26,7 +26,30 @@
 //!   interceptor costs, from them (`ibench overhead`).
 #![warn(missing_docs)]
 
+/// `get_ref`, `get_mut` and `into_inner` for a middleware service that wraps `inner: S`, as
+/// tower's middleware have them; written once here, as tower-http's
+/// `define_inner_service_accessors!` does, and used inside each service's `impl<S>` block.
+macro_rules! define_inner_service_accessors {
+    () => {
+        /// The wrapped service.
+        pub fn get_ref(&self) -> &S {
+            &self.inner
+        }
+
+        /// The wrapped service, mutably.
+        pub fn get_mut(&mut self) -> &mut S {
+            &mut self.inner
+        }
+
+        /// Unwraps the service, dropping this middleware.
+        pub fn into_inner(self) -> S {
+            self.inner
+        }
+    };
+}
+
 pub mod allocations;
+pub mod atomic_file;
 pub mod attribution;
 pub mod baseline;
 pub mod bench;

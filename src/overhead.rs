@@ -56,7 +56,7 @@ use crate::bench::{BARE_HYPER, BASELINE, Depth, FLOOR};
 use crate::paired::stats::Estimate as PairedEstimate;
 use crate::paired::{PairResult, SuiteResults};
 use crate::results::{Estimate, Results};
-use crate::stack;
+use crate::stack::{self, Stack};
 
 /// The default per-interceptor budget: the seed's 2 ms target.
 pub const DEFAULT_BUDGET: Duration = Duration::from_millis(2);
@@ -164,6 +164,25 @@ pub struct Row {
     pub loopback_ratio: Option<PairedEstimate>,
 }
 
+impl Row {
+    /// The row of `stack` with its overheads, judged against its budget (`budget_ns` per
+    /// interceptor); not stale, no ratios.
+    fn judged(stack: &str, budget_ns: f64, in_process: Option<Overhead>, loopback: Option<Overhead>) -> Row {
+        let (interceptors, budget_ns) = budget_of(stack, budget_ns);
+        Row {
+            stack: stack.to_owned(),
+            interceptors,
+            in_process,
+            loopback,
+            budget_ns,
+            verdict: Verdict::judge(budget_ns, &[in_process, loopback]),
+            stale: false,
+            in_process_ratio: None,
+            loopback_ratio: None,
+        }
+    }
+}
+
 /// How far apart a stack's and its baseline's results may be written before the row is
 /// marked stale: a full `cargo bench` takes well under this.
 pub const STALE_AFTER: Duration = Duration::from_secs(15 * 60);
@@ -182,6 +201,19 @@ pub struct ChainStep {
     /// The paired ratio `chain/N` ÷ `chain/N-1`, for paired results.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ratio: Option<PairedEstimate>,
+}
+
+impl ChainStep {
+    /// The step to `prefix` (`chain/N`) costing `cost`, judged against one budget.
+    fn judged(prefix: &Stack, cost: Overhead, budget_ns: f64, ratio: Option<PairedEstimate>) -> ChainStep {
+        ChainStep {
+            stack: prefix.name().to_owned(),
+            interceptor: prefix.interceptor_names().last().copied().unwrap_or_default().to_owned(),
+            in_process: cost,
+            verdict: Verdict::judge(budget_ns, &[Some(cost)]),
+            ratio,
+        }
+    }
 }
 
 /// One suite's table.
@@ -351,32 +383,35 @@ impl OverheadReport {
             if !anchors.is_empty() {
                 let _ = writeln!(out, "{anchors}\n");
             }
-            let mut header =
-                vec!["stack", "interceptors", "in-process overhead", "loopback overhead", "budget", "verdict"];
-            if paired {
-                header.insert(3, "in-process ×");
-                header.insert(5, "loopback ×");
-            }
-            let rows: Vec<Vec<String>> = suite
-                .rows
-                .iter()
-                .map(|row| {
-                    let mut cells = vec![
-                        if row.stale { format!("{} (stale)", row.stack) } else { row.stack.clone() },
-                        row.interceptors.to_string(),
-                        format_overhead(row.in_process),
-                        format_overhead(row.loopback),
-                        format_ns(row.budget_ns),
-                        row.verdict.as_str().to_owned(),
-                    ];
-                    if paired {
-                        cells.insert(3, format_ratio(row.in_process_ratio));
-                        cells.insert(5, format_ratio(row.loopback_ratio));
-                    }
-                    cells
-                })
-                .collect();
-            write_table(&mut out, &header, &rows, markdown);
+            let header = columns(
+                paired,
+                [
+                    ("stack", ALWAYS),
+                    ("interceptors", ALWAYS),
+                    ("in-process overhead", ALWAYS),
+                    ("in-process ×", PAIRED),
+                    ("loopback overhead", ALWAYS),
+                    ("loopback ×", PAIRED),
+                    ("budget", ALWAYS),
+                    ("verdict", ALWAYS),
+                ],
+            );
+            let row_cells = |row: &Row| {
+                columns(
+                    paired,
+                    [
+                        (if row.stale { format!("{} (stale)", row.stack) } else { row.stack.clone() }, ALWAYS),
+                        (row.interceptors.to_string(), ALWAYS),
+                        (format_overhead(row.in_process), ALWAYS),
+                        (format_ratio(row.in_process_ratio), PAIRED),
+                        (format_overhead(row.loopback), ALWAYS),
+                        (format_ratio(row.loopback_ratio), PAIRED),
+                        (format_ns(row.budget_ns), ALWAYS),
+                        (row.verdict.as_str().to_owned(), ALWAYS),
+                    ],
+                )
+            };
+            write_table(&mut out, &header, &suite.rows.iter().map(row_cells).collect::<Vec<_>>(), markdown);
             if suite.rows.iter().any(|row| row.stale) {
                 let _ = writeln!(
                     out,
@@ -389,27 +424,29 @@ impl OverheadReport {
                     out,
                     "\nCumulative chain, in-process: each step = chain/N - chain/N-1 (chain/0 = baseline)\n"
                 );
-                let mut header = vec!["step", "adds", "in-process cost", "verdict"];
-                if paired {
-                    header.insert(3, "×");
-                }
-                let rows: Vec<Vec<String>> = suite
-                    .chain
-                    .iter()
-                    .map(|step| {
-                        let mut cells = vec![
-                            step.stack.clone(),
-                            step.interceptor.clone(),
-                            format_overhead(Some(step.in_process)),
-                            step.verdict.as_str().to_owned(),
-                        ];
-                        if paired {
-                            cells.insert(3, format_ratio(step.ratio));
-                        }
-                        cells
-                    })
-                    .collect();
-                write_table(&mut out, &header, &rows, markdown);
+                let header = columns(
+                    paired,
+                    [
+                        ("step", ALWAYS),
+                        ("adds", ALWAYS),
+                        ("in-process cost", ALWAYS),
+                        ("×", PAIRED),
+                        ("verdict", ALWAYS),
+                    ],
+                );
+                let step_cells = |step: &ChainStep| {
+                    columns(
+                        paired,
+                        [
+                            (step.stack.clone(), ALWAYS),
+                            (step.interceptor.clone(), ALWAYS),
+                            (format_overhead(Some(step.in_process)), ALWAYS),
+                            (format_ratio(step.ratio), PAIRED),
+                            (step.verdict.as_str().to_owned(), ALWAYS),
+                        ],
+                    )
+                };
+                write_table(&mut out, &header, &suite.chain.iter().map(step_cells).collect::<Vec<_>>(), markdown);
             }
         }
         out
@@ -452,20 +489,12 @@ impl Suite {
         let rows = stacks
             .into_iter()
             .map(|stack| {
-                let (interceptors, row_budget) = budget_of(stack, budget_ns);
                 let in_process = overhead(&in_process_group, Depth::InProcess, baseline_in_process, stack);
                 let loopback = overhead(&loopback_group, Depth::Loopback, baseline_loopback, stack);
                 Row {
-                    stack: stack.to_owned(),
-                    interceptors,
-                    in_process,
-                    loopback,
-                    budget_ns: row_budget,
-                    verdict: Verdict::judge(row_budget, &[in_process, loopback]),
                     stale: written_apart(&in_process_group, Depth::InProcess, stack)
                         || written_apart(&loopback_group, Depth::Loopback, stack),
-                    in_process_ratio: None,
-                    loopback_ratio: None,
+                    ..Row::judged(stack, budget_ns, in_process, loopback)
                 }
             })
             .collect();
@@ -475,14 +504,7 @@ impl Suite {
         for prefix in stack::cumulative_chain() {
             let current = median(&in_process_group, Depth::InProcess, prefix.name());
             let (Some(now), Some(before)) = (current, previous) else { break };
-            let cost = Overhead::between(&now, &before);
-            chain.push(ChainStep {
-                stack: prefix.name().to_owned(),
-                interceptor: prefix.interceptor_names().last().copied().unwrap_or_default().to_owned(),
-                in_process: cost,
-                verdict: Verdict::judge(budget_ns, &[Some(cost)]),
-                ratio: None,
-            });
+            chain.push(ChainStep::judged(&prefix, Overhead::between(&now, &before), budget_ns, None));
             previous = current;
         }
 
@@ -523,20 +545,12 @@ impl Suite {
         let rows = stacks
             .into_iter()
             .map(|stack| {
-                let (interceptors, row_budget) = budget_of(stack, budget_ns);
                 let at = |depth| pair(depth, BASELINE, stack);
                 let overhead = |depth| at(depth).map(|p: &PairResult| Overhead::of_paired(&p.estimate.difference_ns));
-                let (in_process, loopback) = (overhead(Depth::InProcess), overhead(Depth::Loopback));
                 Row {
-                    stack: stack.to_owned(),
-                    interceptors,
-                    in_process,
-                    loopback,
-                    budget_ns: row_budget,
-                    verdict: Verdict::judge(row_budget, &[in_process, loopback]),
-                    stale: false,
                     in_process_ratio: at(Depth::InProcess).map(|p| p.estimate.ratio),
                     loopback_ratio: at(Depth::Loopback).map(|p| p.estimate.ratio),
+                    ..Row::judged(stack, budget_ns, overhead(Depth::InProcess), overhead(Depth::Loopback))
                 }
             })
             .collect();
@@ -545,13 +559,7 @@ impl Suite {
         for prefix in stack::cumulative_chain() {
             let Some(step) = pair(Depth::InProcess, &previous, prefix.name()) else { break };
             let cost = Overhead::of_paired(&step.estimate.difference_ns);
-            chain.push(ChainStep {
-                stack: prefix.name().to_owned(),
-                interceptor: prefix.interceptor_names().last().copied().unwrap_or_default().to_owned(),
-                in_process: cost,
-                verdict: Verdict::judge(budget_ns, &[Some(cost)]),
-                ratio: Some(step.estimate.ratio),
-            });
+            chain.push(ChainStep::judged(&prefix, cost, budget_ns, Some(step.estimate.ratio)));
             previous = prefix.name().to_owned();
         }
         Some(Suite {
@@ -634,6 +642,17 @@ fn format_overhead(overhead: Option<Overhead>) -> String {
 
 fn format_ratio(ratio: Option<PairedEstimate>) -> String {
     ratio.map_or_else(|| "-".to_owned(), |r| format!("×{:.3} [{:.3}, {:.3}]", r.point, r.lower, r.upper))
+}
+
+/// A column every overhead table has.
+const ALWAYS: bool = false;
+/// A column only tables of paired results have (the ratios).
+const PAIRED: bool = true;
+
+/// The headings or cells of a table's columns, each marked [`ALWAYS`] or [`PAIRED`]: all of
+/// them for paired results, the [`ALWAYS`] ones otherwise.
+fn columns<T, const N: usize>(paired: bool, all: [(T, bool); N]) -> Vec<T> {
+    all.into_iter().filter(|&(_, paired_only)| paired || !paired_only).map(|(column, _)| column).collect()
 }
 
 pub(crate) fn write_table(out: &mut String, header: &[&str], rows: &[Vec<String>], markdown: bool) {

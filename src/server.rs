@@ -487,22 +487,29 @@ impl TerminationSignals {
 }
 
 /// A server running `stack` over the greeter on its own thread and single-threaded runtime,
-/// bound to `127.0.0.1:0`. Dropping it shuts it down and joins the thread.
+/// bound to `127.0.0.1:0`, or [`beside`](BackgroundServer::beside) another one on that
+/// server's thread. Dropping it shuts it down and waits for it to stop.
 pub struct BackgroundServer {
     addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<io::Result<()>>>,
+    runtime: tokio::runtime::Handle,
+    running: Option<Running>,
+}
+
+/// What a [`BackgroundServer`] waits for when dropped.
+enum Running {
+    /// The first server of a thread: the thread itself.
+    Thread(JoinHandle<io::Result<()>>),
+    /// A server beside another: its accept loop's task on that server's runtime, which says
+    /// here when it has stopped (or drops this sender when that runtime has gone).
+    Task(std::sync::mpsc::Receiver<()>),
 }
 
 impl BackgroundServer {
     /// Starts `stack` built with `interceptors`: its [`Stack::http_service`], built on the
     /// server's runtime (where a `tower_buffer` layer spawns its worker).
     pub fn start(stack: &Stack, interceptors: &Interceptors) -> io::Result<Self> {
-        let (stack, interceptors) = (stack.clone(), interceptors.clone());
-        Self::spawn(move || {
-            let entry: fn(http::Request<Incoming>) -> HttpRequest = box_request;
-            stack.http_service(&interceptors, Greeter::new()).map_request(entry)
-        })
+        Self::spawn(None, stack_service(stack, interceptors))
     }
 
     /// Starts any HTTP service (the bare-hyper anchor, for one).
@@ -513,11 +520,43 @@ impl BackgroundServer {
         RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
         RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        Self::spawn(move || service)
+        Self::spawn(None, move || service)
     }
 
-    /// Starts the service `make` builds on the server's thread, within its runtime.
-    fn spawn<S, RB>(make: impl FnOnce() -> S + Send + 'static) -> io::Result<Self>
+    /// Starts `stack` on this server's thread and runtime, on a port of its own: two servers
+    /// compared side by side then share one thread, so neither is favoured by where the
+    /// operating system places its thread (the paired loopback benches do this).
+    ///
+    /// ```
+    /// use interceptor_bench::server::BackgroundServer;
+    /// use interceptor_bench::stack::{Interceptors, find};
+    ///
+    /// let interceptors = Interceptors::default();
+    /// let baseline = BackgroundServer::start(&find("baseline").unwrap(), &interceptors).unwrap();
+    /// let logger = baseline.beside(&find("logger").unwrap(), &interceptors).unwrap();
+    /// assert_ne!(baseline.addr(), logger.addr());
+    /// ```
+    pub fn beside(&self, stack: &Stack, interceptors: &Interceptors) -> io::Result<Self> {
+        Self::spawn(Some(&self.runtime), stack_service(stack, interceptors))
+    }
+
+    /// [`beside`](BackgroundServer::beside) for any HTTP service.
+    pub fn beside_service<S, RB>(&self, service: S) -> io::Result<Self>
+    where
+        S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
+        RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        Self::spawn(Some(&self.runtime), move || service)
+    }
+
+    /// Starts the service `make` builds within the server's runtime: a new thread's, or
+    /// `beside`'s as a task.
+    fn spawn<S, RB>(
+        beside: Option<&tokio::runtime::Handle>,
+        make: impl FnOnce() -> S + Send + 'static,
+    ) -> io::Result<Self>
     where
         S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
         S::Future: Send + 'static,
@@ -528,17 +567,31 @@ impl BackgroundServer {
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
         let (shutdown, stop) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new().name(format!("ibench-server-{}", addr.port())).spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(async move {
-                let listener = TcpListener::from_std(std_listener)?;
-                serve(listener, make(), async {
-                    let _ = stop.await;
-                })
-                .await
+        let accept_loop = async move {
+            let listener = TcpListener::from_std(std_listener)?;
+            serve(listener, make(), async {
+                let _ = stop.await;
             })
-        })?;
-        Ok(BackgroundServer { addr, shutdown: Some(shutdown), thread: Some(thread) })
+            .await
+        };
+        let (runtime, running) = match beside {
+            Some(runtime) => {
+                let (stopped, running) = std::sync::mpsc::channel();
+                runtime.spawn(async move {
+                    let _ = accept_loop.await;
+                    let _ = stopped.send(());
+                });
+                (runtime.clone(), Running::Task(running))
+            }
+            None => {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let handle = runtime.handle().clone();
+                let name = format!("ibench-server-{}", addr.port());
+                let thread = std::thread::Builder::new().name(name).spawn(move || runtime.block_on(accept_loop))?;
+                (handle, Running::Thread(thread))
+            }
+        };
+        Ok(BackgroundServer { addr, shutdown: Some(shutdown), runtime, running: Some(running) })
     }
 
     /// The address it listens on.
@@ -547,13 +600,31 @@ impl BackgroundServer {
     }
 }
 
+/// What [`BackgroundServer::start`] serves: `stack`'s [`Stack::http_service`], built when called.
+fn stack_service(
+    stack: &Stack,
+    interceptors: &Interceptors,
+) -> impl FnOnce() -> MapRequest<BoxHttpService, fn(http::Request<Incoming>) -> HttpRequest> + Send + 'static {
+    let (stack, interceptors) = (stack.clone(), interceptors.clone());
+    move || {
+        let entry: fn(http::Request<Incoming>) -> HttpRequest = box_request;
+        stack.http_service(&interceptors, Greeter::new()).map_request(entry)
+    }
+}
+
 impl Drop for BackgroundServer {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        match self.running.take() {
+            Some(Running::Thread(thread)) => {
+                let _ = thread.join();
+            }
+            Some(Running::Task(stopped)) => {
+                let _ = stopped.recv();
+            }
+            None => {}
         }
     }
 }

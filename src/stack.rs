@@ -161,11 +161,12 @@ impl FromStr for Interceptor {
 
 /// The configuration of every built-in interceptor, as their layers.
 ///
-/// `Default` gives the seed framework's defaults, with the logger writing to a sink and the
+/// `Default` gives the seed framework's defaults, the greeter's validation rules
+/// ([`crate::greeter::validation_rules`]), the logger writing to a sink and the
 /// OpenTelemetry SDK exporting nowhere, so that benches never measure a terminal.
 /// Layers hold configuration only: a stack's shared state (the bulkhead's permits, the
 /// breaker's counts) is created when the stack is built, once per built service.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Interceptors {
     /// See [`crate::interceptors::error_handler`].
     pub error_handler: ErrorHandlerLayer,
@@ -187,6 +188,23 @@ pub struct Interceptors {
     pub logger: LoggerLayer,
     /// See [`crate::interceptors::otel`].
     pub otel: OtelLayer,
+}
+
+impl Default for Interceptors {
+    fn default() -> Self {
+        Interceptors {
+            error_handler: ErrorHandlerLayer::default(),
+            timeout: TimeoutLayer::default(),
+            bulkhead: BulkheadLayer::default(),
+            circuit_breaker: CircuitBreakerLayer::default(),
+            retry: RetryLayer::default(),
+            fallback: FallbackLayer::default(),
+            validation: crate::greeter::validation_rules(),
+            serializer: SerializerLayer,
+            logger: LoggerLayer::default(),
+            otel: OtelLayer::default(),
+        }
+    }
 }
 
 impl Interceptors {
@@ -484,17 +502,38 @@ pub fn parse_chain(name: &str, chain: &str) -> Result<Stack, String> {
     chain.split(',').try_fold(Stack::builder(name), |builder, item| builder.named(item.trim())).map(StackBuilder::build)
 }
 
-/// The seed's listener stacks: `baseline`, `validation`, `logger`, `tracing` and `full`,
-/// in the order of the seed's ports (8080 full, 8081 baseline, 8082 validation,
-/// 8083 logger, 8084 tracing).
+/// One listener of the seed's test server: its name (the stack it serves), its port and its
+/// interceptors, outermost first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedListener {
+    /// The listener's and its stack's name.
+    pub name: &'static str,
+    /// Its port, before any `--port-offset`.
+    pub port: u16,
+    /// Its interceptors, outermost first.
+    pub interceptors: &'static [Interceptor],
+}
+
+/// The seed's listener layout, in port order: the one table `ibench serve`'s default
+/// listeners, `ibench load`'s default targets, the built-in scenarios and the k6 scripts'
+/// defaults (`tests/performance/lib/config.js`, checked against it by a test) come from.
+///
+/// ```
+/// use interceptor_bench::stack::SEED_LAYOUT;
+/// let layout: Vec<(&str, u16)> = SEED_LAYOUT.iter().map(|l| (l.name, l.port)).collect();
+/// assert_eq!(layout, [("full", 8080), ("baseline", 8081), ("validation", 8082), ("logger", 8083), ("tracing", 8084)]);
+/// ```
+pub const SEED_LAYOUT: [SeedListener; 5] = [
+    SeedListener { name: "full", port: 8080, interceptors: &Interceptor::FULL_CHAIN },
+    SeedListener { name: "baseline", port: 8081, interceptors: &[] },
+    SeedListener { name: "validation", port: 8082, interceptors: &[Interceptor::Validation] },
+    SeedListener { name: "logger", port: 8083, interceptors: &[Interceptor::Logger] },
+    SeedListener { name: "tracing", port: 8084, interceptors: &[Interceptor::Otel] },
+];
+
+/// The seed's listener stacks, in [`SEED_LAYOUT`] order.
 pub fn seed_stacks() -> Vec<Stack> {
-    vec![
-        Stack::of("full", &Interceptor::FULL_CHAIN),
-        Stack::of("baseline", &[]),
-        Stack::of("validation", &[Interceptor::Validation]),
-        Stack::of("logger", &[Interceptor::Logger]),
-        Stack::of("tracing", &[Interceptor::Otel]),
-    ]
+    SEED_LAYOUT.iter().map(|listener| Stack::of(listener.name, listener.interceptors)).collect()
 }
 
 /// Every named stack: the seed's five, then each remaining interceptor alone under its own
@@ -560,4 +599,42 @@ pub fn cumulative_chain() -> Vec<Stack> {
     (1..=Interceptor::FULL_CHAIN.len())
         .map(|n| Stack::of(format!("chain/{n}"), &Interceptor::FULL_CHAIN[..n]))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The k6 scripts cannot read this crate, so their default ports are a copy of
+    /// [`SEED_LAYOUT`]; this keeps the copy equal to the table.
+    #[test]
+    fn the_k6_scripts_default_ports_are_the_seed_layout() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/performance/lib/config.js");
+        let config = std::fs::read_to_string(path).expect("the k6 scripts' config.js");
+        let line = config
+            .lines()
+            .find_map(|line| line.strip_prefix("export const LISTENERS = {"))
+            .expect("config.js declares `export const LISTENERS = { name: port, ... };`");
+        let listeners: Vec<(String, u16)> = line
+            .trim_end_matches(['}', ';', ' '])
+            .split(',')
+            .map(|pair| {
+                let (name, port) = pair.split_once(':').expect("name: port");
+                (name.trim().to_owned(), port.trim().parse().expect("a port"))
+            })
+            .collect();
+        let layout: Vec<(String, u16)> = SEED_LAYOUT.iter().map(|l| (l.name.to_owned(), l.port)).collect();
+        assert_eq!(listeners, layout, "tests/performance/lib/config.js's LISTENERS");
+    }
+
+    #[test]
+    fn the_seed_stacks_are_the_layout_and_lead_the_catalog() {
+        let layout: Vec<(&str, Vec<&str>)> =
+            SEED_LAYOUT.iter().map(|l| (l.name, l.interceptors.iter().map(|i| i.name()).collect())).collect();
+        let seed = seed_stacks();
+        let stacks: Vec<(&str, Vec<&str>)> = seed.iter().map(|s| (s.name(), s.interceptor_names())).collect();
+        assert_eq!(stacks, layout);
+        let catalog = catalog();
+        assert!(catalog.iter().zip(&seed).all(|(a, b)| a.name() == b.name()));
+    }
 }

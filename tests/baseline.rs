@@ -28,10 +28,15 @@ const SPIN_BENCH: &str = "in_process/spin/unary";
 /// `machine` scales every absolute time (a slower or faster machine), leaving ratios alone
 /// but for `wobble`, which moves every paired ratio by that fraction (an A/A rerun's drift).
 fn run(spin_ratio: f64, machine: f64, wobble: f64) -> TempDir {
+    run_wobbling(spin_ratio, machine, |_| wobble)
+}
+
+/// [`run`] with each pair's ratio moved by `wobble(candidate)`.
+fn run_wobbling(spin_ratio: f64, machine: f64, wobble: impl Fn(&str) -> f64) -> TempDir {
     let dir = tempfile::tempdir().unwrap();
     let baseline_ns = 250.0 * machine;
-    let estimate = |reference_ns: f64, ratio: f64| {
-        let ratio = ratio * (1.0 + wobble);
+    let estimate = |candidate: &str, reference_ns: f64, ratio: f64| {
+        let ratio = ratio * (1.0 + wobble(candidate));
         let around = |x: f64, spread: f64| Estimate { point: x, lower: x * (1.0 - spread), upper: x * (1.0 + spread) };
         PairEstimate {
             samples: 1_000,
@@ -47,7 +52,7 @@ fn run(spin_ratio: f64, machine: f64, wobble: f64) -> TempDir {
         reference: reference.into(),
         candidate: candidate.into(),
         batch: 64,
-        estimate: estimate(reference_ns, ratio),
+        estimate: estimate(candidate, reference_ns, ratio),
         measured: "2026-12-01T00:00:00Z".into(),
     };
     let suite = SuiteResults {
@@ -163,6 +168,50 @@ fn an_a_a_rerun_on_a_slower_machine_passes() {
     let output = compare(baselines.path(), "a", again.path(), &["--signal", "absolute"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains(SPIN_BENCH), "{}", text(&output.stderr));
+}
+
+#[test]
+fn a_baseline_of_several_runs_judges_each_pair_against_its_own_scatter() {
+    // Five runs: the spin stack's ratio steady (±0.3%), the logger's scattering by ±4%.
+    let wobbles = [(0.0, 0.0), (0.003, 0.04), (-0.003, -0.04), (0.002, 0.02), (-0.002, -0.02)];
+    let baselines = tempfile::tempdir().unwrap();
+    for (i, (steady, scattered)) in wobbles.into_iter().enumerate() {
+        let run = run_wobbling(1.2, 1.0, |stack| if stack == "logger" { scattered } else { steady });
+        let args = ["baseline", "save", "multi", "--add-run", "--dir", path(baselines.path())];
+        let output = ibench(&[&args[..], &["--criterion-dir", path(run.path())]].concat());
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert!(text(&output.stdout).contains(&format!("{} run", i + 1)) || i == 0, "{}", text(&output.stdout));
+        if i == 0 {
+            std::fs::copy(baselines.path().join("multi.json"), baselines.path().join("single.json")).unwrap();
+            let single = std::fs::read_to_string(baselines.path().join("single.json")).unwrap();
+            std::fs::write(baselines.path().join("single.json"), single.replace("\"multi\"", "\"single\"")).unwrap();
+        }
+    }
+    let judged = |name: &str, now: &Path| {
+        let output = compare(baselines.path(), name, now, &["--format", "json"]);
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let regressed: Vec<String> = json["benches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["verdict"] == "regressed")
+            .map(|b| b["id"].as_str().unwrap().to_owned())
+            .collect();
+        (output.status.code(), regressed, json)
+    };
+    // The logger 12% up, within its own scatter; a one-run baseline at 10% calls it a regression.
+    let logger_up = run_wobbling(1.2, 1.3, |stack| if stack == "logger" { 0.12 } else { 0.0 });
+    let (code, regressed, json) = judged("multi", logger_up.path());
+    assert_eq!((code, regressed), (Some(0), vec![]), "{json}");
+    assert_eq!(json["options"]["threshold"], 0.03, "3% by default with five runs");
+    let logger = json["benches"].as_array().unwrap().iter().find(|b| b["id"] == "in_process/logger/unary").unwrap();
+    assert_eq!(logger["runs"]["runs"], 5);
+    assert!(logger["runs"]["tolerance"].as_f64().unwrap() > 0.12, "{logger}");
+    assert_eq!(judged("single", logger_up.path()).1, vec!["in_process/logger/unary"]);
+    // The spin stack 8% up: beyond its tight scatter and the 3% floor; under the one-run 10%.
+    let spin_up = run(1.2 * 1.08, 1.0, 0.0);
+    assert_eq!(judged("multi", spin_up.path()).1, vec![SPIN_BENCH]);
+    assert_eq!(judged("single", spin_up.path()).1, Vec::<String>::new());
 }
 
 #[test]

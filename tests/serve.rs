@@ -6,14 +6,14 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use interceptor_bench::stack::SEED_LAYOUT;
 use support::{Http, PATIENCE, SAY_HELLO, Serve, addr_of, say_hello_request, start_default_listeners, start_stacks};
 
 #[test]
 fn the_default_listeners_answer_say_hello_health_and_metrics() {
     let (_serve, offset, listeners) = start_default_listeners();
-    let expected = [("full", 8080), ("baseline", 8081), ("validation", 8082), ("logger", 8083), ("tracing", 8084)];
     let got: Vec<(&str, u16)> = listeners.iter().map(|(stack, addr)| (stack.as_str(), addr.port())).collect();
-    let want: Vec<(&str, u16)> = expected.iter().map(|&(stack, port)| (stack, port + offset)).collect();
+    let want: Vec<(&str, u16)> = SEED_LAYOUT.iter().map(|listener| (listener.name, listener.port + offset)).collect();
     assert_eq!(got, want);
     assert!(listeners.iter().all(|(_, addr)| addr.ip().is_loopback()));
 

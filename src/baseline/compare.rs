@@ -35,6 +35,14 @@
 //! smallest change it could detect (`detectable`: the threshold plus both intervals'
 //! half-widths): a regression smaller than that passes.
 //!
+//! A baseline saved from several runs (`ibench baseline save NAME --add-run`, 3 or more) knows
+//! how far each pair's ratio moves between runs of unchanged code, and the paired signal then
+//! uses it ([`Change::against_runs`], [`super::runs`]): **regressed** means the whole interval
+//! of the pair's ratio now lies above the runs' median ratio by more than the pair's own
+//! tolerance, the larger of the threshold (3% by default then) and 8 standard deviations of
+//! its run-to-run scatter — a move unchanged code did not make in the campaigns of
+//! `docs/gate.md`.
+//!
 //! A change is `now / then - 1` with the conservative interval `[now.lower / then.upper - 1,
 //! now.upper / then.lower - 1]` from criterion's 95% intervals (and for a ratio, the ratio's
 //! own conservative interval `[stack.lower / reference.upper, stack.upper / reference.lower]`).
@@ -66,6 +74,7 @@ use serde::Serialize;
 
 use std::collections::BTreeMap;
 
+use super::runs::{PairScatter, Scatter};
 use super::{Baseline, Commit, Machine};
 use crate::bench::BASELINE;
 use crate::overhead::{Format, OverheadReport, format_ns, write_table};
@@ -263,6 +272,53 @@ impl Change {
     }
 }
 
+impl Change {
+    /// The ratio `now` against a baseline's runs: `then` is their median ratio with the range
+    /// of the runs as its interval, and the change is judged against the pair's own
+    /// [`tolerance`](PairScatter::tolerance) — regressed when `now`'s whole interval lies
+    /// more than the tolerance above the median, improved when it lies as far below
+    /// (see [`super::runs`]).
+    ///
+    /// ```
+    /// use interceptor_bench::baseline::compare::{Change, Interval, Verdict};
+    /// use interceptor_bench::baseline::runs::PairScatter;
+    ///
+    /// let fallback =
+    ///     PairScatter { runs: 5, centre: 1.125, lowest: 1.12, highest: 1.13, scatter: 0.004, tolerance: 0.033 };
+    /// let spun = Interval { point: 1.24, lower: 1.235, upper: 1.245 };
+    /// assert_eq!(Change::against_runs(fallback, spun).verdict, Verdict::Regressed);
+    /// let same = Interval { point: 1.13, lower: 1.128, upper: 1.132 };
+    /// assert_eq!(Change::against_runs(fallback, same).verdict, Verdict::Unchanged);
+    /// ```
+    pub fn against_runs(runs: PairScatter, now: Interval) -> Change {
+        let then = Interval { point: runs.centre, lower: runs.lowest, upper: runs.highest };
+        let relative = |ratio: f64| ratio / runs.centre - 1.0;
+        let change = Interval { point: relative(now.point), lower: relative(now.lower), upper: relative(now.upper) };
+        let verdict = if change.lower > runs.tolerance {
+            Verdict::Regressed
+        } else if now.upper * (1.0 + runs.tolerance) < runs.centre {
+            Verdict::Improved
+        } else {
+            Verdict::Unchanged
+        };
+        Change { then, now, change, verdict }
+    }
+}
+
+/// The threshold `ibench compare` uses unless told: 3% for a baseline of
+/// [`MIN_RUNS`](super::runs::MIN_RUNS) runs or more, whose pairs are each judged against their
+/// own run-to-run scatter as well; 10% for a baseline of one run, which knows no scatter.
+///
+/// ```
+/// # use interceptor_bench::baseline::{Baseline, compare::default_threshold};
+/// # fn show(baseline: &Baseline) {
+/// println!("judged at {}", default_threshold(baseline)); // 3% with 3+ runs, else 10%
+/// # }
+/// ```
+pub fn default_threshold(baseline: &Baseline) -> Threshold {
+    if baseline.runs() >= super::runs::MIN_RUNS { Threshold(0.03) } else { Threshold::default() }
+}
+
 /// One bench then and now.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BenchComparison {
@@ -280,6 +336,10 @@ pub struct BenchComparison {
     /// threshold plus both runs' interval half-widths (a fraction).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detectable: Option<f64>,
+    /// For a paired comparison with a baseline of several runs: the pair's ratio over those
+    /// runs and the change it tolerates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs: Option<PairScatter>,
 }
 
 /// How to judge a comparison.
@@ -377,6 +437,7 @@ impl Comparison {
                 .collect()
         };
         let (then, now_pairs) = (pairs(&baseline.paired), pairs(now));
+        let scatter = Scatter::of(&baseline.run_ratios());
         let mut benches = Vec::new();
         let mut only_in_baseline = Vec::new();
         for (id, (suite, saved)) in &then {
@@ -389,7 +450,17 @@ impl Comparison {
             let (then_e, now_e) = (&saved.estimate, &current.estimate);
             let absolute =
                 Change::between(interval(&then_e.candidate_ns), interval(&now_e.candidate_ns), options.threshold);
-            let relative = Change::between(interval(&then_e.ratio), interval(&now_e.ratio), options.threshold);
+            let runs = scatter.pair(id, options.threshold.fraction());
+            let relative = match runs {
+                Some(runs) => Change::against_runs(runs, interval(&now_e.ratio)),
+                None => Change::between(interval(&then_e.ratio), interval(&now_e.ratio), options.threshold),
+            };
+            // The smallest change this comparison could flag.
+            let detectable = now_e.ratio.relative_half_width()
+                + match runs {
+                    Some(runs) => runs.tolerance,
+                    None => options.threshold.fraction() + then_e.ratio.relative_half_width(),
+                };
             // The anchors (`baseline` over the floor, over bare hyper) are shown, not judged: their
             // reference is the harness or hyper alone, whose ratio to anything swings with the
             // machine's state, and no interceptor is in them.
@@ -400,11 +471,8 @@ impl Comparison {
                 reference: Some(saved.reference_id(suite)),
                 relative: Some(relative),
                 verdict: if anchor { Verdict::Reference } else { relative.verdict },
-                detectable: Some(
-                    options.threshold.fraction()
-                        + then_e.ratio.relative_half_width()
-                        + now_e.ratio.relative_half_width(),
-                ),
+                detectable: Some(detectable),
+                runs,
             });
         }
         if benches.is_empty() {
@@ -447,7 +515,15 @@ impl Comparison {
                 (Signal::Relative | Signal::Paired, None) => absolute.verdict,
                 (Signal::Both, relative) => worst(absolute.verdict, relative.map(|r| r.verdict)),
             };
-            benches.push(BenchComparison { id: id.clone(), absolute, reference, relative, verdict, detectable: None });
+            benches.push(BenchComparison {
+                id: id.clone(),
+                absolute,
+                reference,
+                relative,
+                verdict,
+                detectable: None,
+                runs: None,
+            });
         }
         if benches.is_empty() {
             return Err(NothingInCommon { baseline: path.to_owned(), criterion_dir: now.dir().to_owned() });
@@ -558,13 +634,26 @@ impl Comparison {
             Signal::Paired => "paired = the stack's time / its reference's, the two interleaved in time",
             _ => "relative = median / its group's `baseline` median, same run, not paired",
         };
+        let runs = self.benches.iter().find_map(|bench| bench.runs).map_or(1, |runs| runs.runs);
+        let judged = if runs > 1 {
+            format!(
+                "each pair's ratio now against its median over the baseline's {runs} runs [their range]; regressed = \
+                 the whole interval of the change above the pair's tolerance, the larger of +{} and {} × its \
+                 run-to-run scatter",
+                o.threshold,
+                super::runs::SCATTER_MULTIPLE
+            )
+        } else {
+            format!(
+                "regressed = the whole interval of the change above +{}; changes: now/then - 1 [conservative interval \
+                 from both runs' 95% intervals]",
+                o.threshold
+            )
+        };
         let _ = writeln!(
             out,
-            "\nSignal: {} ({signal}). Regressed = the whole interval of the change above +{}. Changes: now/then - 1 \
-             [conservative interval from both runs' 95% intervals]; detectable = the smallest change this comparison \
-             could flag.\n",
+            "\nSignal: {} ({signal}). {judged}; detectable = the smallest change this comparison could flag.\n",
             o.signal.as_str(),
-            o.threshold
         );
         let mut header =
             vec!["bench", "baseline", "now", "change", "vs reference then → now", "relative change", "verdict"];

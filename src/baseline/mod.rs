@@ -34,10 +34,10 @@
 //! directory and are refused by name). See `baselines/README.md`.
 
 pub mod compare;
+pub mod runs;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
@@ -45,9 +45,11 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::atomic_file::{self, WriteError};
 use crate::overhead::{DEFAULT_BUDGET, OverheadReport};
 use crate::paired::SuiteResults;
 use crate::results::{BenchId, Estimates, Results};
+use runs::PairedRun;
 
 /// The schema version this crate writes and reads.
 pub const SCHEMA: u32 = 1;
@@ -113,6 +115,11 @@ pub struct Baseline {
     /// `ibench compare` judges by default. Empty in baselines saved before paired measurement.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paired: Vec<SuiteResults>,
+    /// Each saved run's paired ratios, the first run (`paired`) included: with
+    /// [`runs::MIN_RUNS`] or more, `ibench compare` judges each pair against its own
+    /// run-to-run scatter ([`runs`]). Empty in baselines saved before it; read as one run then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paired_runs: Vec<PairedRun>,
 }
 
 /// Where and how a baseline was measured.
@@ -357,6 +364,7 @@ impl Baseline {
             benches,
             overhead,
             paired: Vec::new(),
+            paired_runs: Vec::new(),
         })
     }
 
@@ -376,6 +384,7 @@ impl Baseline {
             benches: BTreeMap::new(),
             overhead: None,
             paired: Vec::new(),
+            paired_runs: Vec::new(),
         };
         Ok(baseline.with_paired(paired, dir))
     }
@@ -386,8 +395,47 @@ impl Baseline {
         if let Ok(report) = OverheadReport::from_paired(&paired, dir, DEFAULT_BUDGET) {
             self.overhead = Some(serde_json::to_value(report).expect("a report serializes"));
         }
+        self.paired_runs = vec![PairedRun::of(&paired)];
         self.paired = paired;
         self
+    }
+
+    /// This baseline with one more run's paired results: its ratios join
+    /// [`paired_runs`](Baseline::paired_runs); `paired` (the first run's intervals, and the
+    /// overhead table) stays.
+    ///
+    /// ```
+    /// # use interceptor_bench::baseline::Baseline;
+    /// # fn more(baseline: Baseline, run: Vec<interceptor_bench::paired::SuiteResults>) {
+    /// let baseline = baseline.with_run(&run);
+    /// assert!(baseline.runs() >= 2);
+    /// # }
+    /// ```
+    pub fn with_run(mut self, paired: &[SuiteResults]) -> Baseline {
+        if self.paired_runs.is_empty() && !self.paired.is_empty() {
+            self.paired_runs.push(PairedRun::of(&self.paired));
+        }
+        if self.paired.is_empty() {
+            self.paired = paired.to_vec();
+        }
+        self.paired_runs.push(PairedRun::of(paired));
+        self
+    }
+
+    /// How many runs' paired results it holds (a baseline saved before several runs could be
+    /// kept holds one).
+    pub fn runs(&self) -> usize {
+        self.paired_runs.len().max(usize::from(!self.paired.is_empty()))
+    }
+
+    /// Every run's paired ratios: [`paired_runs`](Baseline::paired_runs), or for a baseline
+    /// saved before it, the one run of `paired`.
+    pub fn run_ratios(&self) -> Vec<PairedRun> {
+        if self.paired_runs.is_empty() && !self.paired.is_empty() {
+            vec![PairedRun::of(&self.paired)]
+        } else {
+            self.paired_runs.clone()
+        }
     }
 
     /// Writes the baseline to `<dir>/<name>.json` (creating `dir`) and returns the path.
@@ -523,25 +571,15 @@ fn read_value(path: &Path) -> Result<Value, BaselineError> {
     serde_json::from_slice(&text).map_err(|e| criterion(e.to_string()))
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory, flushed to disk
-/// and renamed into place; replaces an existing file only when `replace`.
+/// Writes `bytes` to `path` with the crate's one writer ([`atomic_file`]), creating the
+/// directory first; replaces an existing file only when `replace`.
 fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> Result<(), BaselineError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".ibench-").suffix(".tmp");
-    // A temporary file is private (0600); the baseline is an ordinary file.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let mut file = builder.tempfile_in(dir).map_err(io_error(dir))?;
-    file.write_all(bytes).and_then(|()| file.as_file().sync_all()).map_err(io_error(file.path()))?;
-    let persisted = if replace { file.persist(path) } else { file.persist_noclobber(path) };
-    persisted.map_err(|e| match e.error.kind() {
-        std::io::ErrorKind::AlreadyExists => BaselineError::Exists { path: path.to_owned() },
-        _ => BaselineError::Io { path: path.to_owned(), source: e.error },
-    })?;
-    // Make the rename itself durable.
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))
+    atomic_file::write_atomically(path, bytes, replace).map_err(|error| match error {
+        WriteError::Exists(path) => BaselineError::Exists { path },
+        WriteError::Io { path, source } => BaselineError::Io { path, source },
+    })
 }
 
 /// Wraps an I/O error with the path it concerns.

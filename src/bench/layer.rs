@@ -7,11 +7,11 @@ use bytes::Bytes;
 use criterion::Criterion;
 use http_body::Body;
 use http_body_util::Full;
-use tower::{BoxError, Layer, Service, ServiceExt};
+use tower::{Layer, Service, ServiceExt};
 
 use super::{BASELINE, Depth, Harness};
 use crate::connect::ResponseBody;
-use crate::ecosystem::{BoxHttpService, HttpLayer, HttpRequest, box_request};
+use crate::ecosystem::{BoxHttpService, BoxableHttpService, BytesBody, HttpLayer, box_request};
 use crate::greeter::Greeter;
 use crate::paired::PairedBench;
 use crate::rpc::{RpcError, RpcRequest, RpcResponse};
@@ -85,12 +85,8 @@ where
 /// stack with your layer fails the benchmark call.
 pub fn bench_http_layer<L, B>(c: &mut Criterion, name: &str, layer: L)
 where
-    L: Layer<BoxHttpService> + Send + Sync + 'static,
-    L::Service: Service<HttpRequest, Response = http::Response<B>> + Clone + Send + 'static,
-    <L::Service as Service<HttpRequest>>::Error: Into<BoxError>,
-    <L::Service as Service<HttpRequest>>::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    L: Layer<BoxHttpService, Service: BoxableHttpService<B>> + Send + Sync + 'static,
+    B: BytesBody,
 {
     check_name(name);
     let stack = Stack::builder(name).http(HttpLayer::new(name, layer)).build();
@@ -224,10 +220,12 @@ fn bench_beside_baseline(
     }
     group.finish();
 
-    let servers = stacks.each_ref().map(|stack| {
-        BackgroundServer::start(stack, &interceptors)
-            .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()))
-    });
+    // Both servers on one thread (see `BackgroundServer::beside`).
+    let reference = BackgroundServer::start(&stacks[0], &interceptors).expect("a loopback server for baseline");
+    let candidate = reference
+        .beside(&stacks[1], &interceptors)
+        .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stacks[1].name()));
+    let servers = [reference, candidate];
     let mut group = c.benchmark_group(Depth::Loopback.group(suite));
     for (stack, server) in stacks.iter().zip(&servers) {
         harness.loopback(&mut group, stack.name(), server.addr());

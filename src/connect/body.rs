@@ -80,13 +80,14 @@ impl Body for ResponseBody {
     }
 }
 
+/// A request body every protocol's decoder reads: any HTTP body whose error is a real error.
+pub(super) trait RequestBody: Body<Error: std::error::Error + Send + Sync + 'static> {}
+
+impl<B: Body<Error: std::error::Error + Send + Sync + 'static>> RequestBody for B {}
+
 /// Reads a whole request body of at most `limit` bytes: a larger declared `Content-Length` is
 /// refused before reading anything, a larger body as soon as the limit is passed.
-pub(super) async fn read_limited<B>(headers: &HeaderMap, body: B, limit: usize) -> Result<Bytes, RpcError>
-where
-    B: Body,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
+pub(super) async fn read_limited(headers: &HeaderMap, body: impl RequestBody, limit: usize) -> Result<Bytes, RpcError> {
     let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(too_large(limit));

@@ -13,11 +13,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
-use http_body::Body;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use tokio::time::Instant;
 
-use super::body::{ResponseBody, read_limited, too_large};
+use super::body::{RequestBody, ResponseBody, read_limited, too_large};
 use super::compression::{self, COMPRESS_MIN_BYTES, Encoding};
 use crate::rpc::{Code, MethodSchema, Procedure, RpcError, RpcRequest, RpcResponse, WireCodec};
 
@@ -74,17 +73,13 @@ pub(super) struct Reply {
 }
 
 /// Decodes a gRPC unary request: exactly one length-prefixed protobuf message.
-pub(super) async fn decode<B>(
+pub(super) async fn decode(
     parts: Parts,
-    body: B,
+    body: impl RequestBody,
     procedure: &Procedure,
     method: &'static MethodSchema,
     limit: usize,
-) -> Result<(RpcRequest, Reply), RpcError>
-where
-    B: Body,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
+) -> Result<(RpcRequest, Reply), RpcError> {
     let deadline = parse_timeout(parts.headers.get(GRPC_TIMEOUT))?.map(|timeout| Instant::now() + timeout);
     let encoding = Encoding::of(parts.headers.get(GRPC_ENCODING))?;
     let reply = Reply { method, gzip: compression::accepts_gzip(parts.headers.get(GRPC_ACCEPT_ENCODING)) };

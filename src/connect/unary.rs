@@ -8,10 +8,9 @@ use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
-use http_body::Body;
 use tokio::time::Instant;
 
-use super::body::{ResponseBody, read_limited};
+use super::body::{RequestBody, ResponseBody, read_limited};
 use super::compression::{self, COMPRESS_MIN_BYTES, Encoding};
 use crate::rpc::{Code, MethodSchema, Procedure, RpcError, RpcRequest, RpcResponse, WireCodec};
 
@@ -30,18 +29,14 @@ pub(super) struct Reply {
 }
 
 /// Decodes a Connect unary request whose content type chose `codec`.
-pub(super) async fn decode<B>(
+pub(super) async fn decode(
     parts: Parts,
-    body: B,
+    body: impl RequestBody,
     procedure: &Procedure,
     codec: WireCodec,
     method: &'static MethodSchema,
     limit: usize,
-) -> Result<(RpcRequest, Reply), RpcError>
-where
-    B: Body,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
+) -> Result<(RpcRequest, Reply), RpcError> {
     check_protocol_version(&parts.headers)?;
     let deadline = parse_timeout(&parts.headers)?.map(|timeout| Instant::now() + timeout);
     let encoding = Encoding::of(parts.headers.get(CONTENT_ENCODING))?;

@@ -145,20 +145,7 @@ impl<S> Bulkhead<S> {
         BulkheadLayer::new().layer(inner)
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 impl<S> Service<RpcRequest> for Bulkhead<S>
@@ -200,6 +187,7 @@ type WaitForSlot = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, Acqu
 
 pin_project! {
     /// The response future of [`Bulkhead`].
+    #[derive(Debug)]
     pub struct ResponseFuture<S, F> {
         #[pin]
         state: State<S, F>,
@@ -212,6 +200,19 @@ pin_project! {
         Queued { wait: WaitForSlot, call: Option<(S, RpcRequest)> },
         Running { #[pin] response: F, _permit: OwnedSemaphorePermit },
         Rejected,
+    }
+}
+
+impl<S: std::fmt::Debug, F: std::fmt::Debug> std::fmt::Debug for State<S, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // The wait for a slot is a boxed future of the semaphore's.
+            State::Queued { call, .. } => f.debug_struct("Queued").field("call", call).finish_non_exhaustive(),
+            State::Running { response, .. } => {
+                f.debug_struct("Running").field("response", response).finish_non_exhaustive()
+            }
+            State::Rejected => f.write_str("Rejected"),
+        }
     }
 }
 

@@ -138,20 +138,7 @@ impl<S> CircuitBreaker<S> {
         CircuitBreakerLayer::new().layer(inner)
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 struct Circuit {
@@ -213,6 +200,12 @@ struct Ticket {
     trial: bool,
 }
 
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticket").field("trial", &self.trial).finish_non_exhaustive()
+    }
+}
+
 impl Ticket {
     fn record(mut self, failed: bool) {
         self.circuit.record(self.trial, failed);
@@ -258,6 +251,7 @@ where
 
 pin_project! {
     /// The response future of [`CircuitBreaker`].
+    #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
         state: CallState<F>,
@@ -266,6 +260,7 @@ pin_project! {
 
 pin_project! {
     #[project = CallStateProj]
+    #[derive(Debug)]
     enum CallState<F> {
         Called { #[pin] response: F, ticket: Option<Ticket>, is_failure: fn(&RpcError) -> bool },
         Open,

@@ -11,6 +11,7 @@ use crate::rpc::{RpcError, RpcResult};
 pin_project! {
     /// Either the inner service's future, or an error decided before calling it.
     #[project = CalledOrRejectedProj]
+    #[derive(Debug)]
     pub(crate) enum CalledOrRejected<F> {
         /// The request passed; the inner service's future.
         Called { #[pin] future: F },

@@ -98,20 +98,7 @@ impl<S> ErrorHandler<S> {
         ErrorHandler { inner, log_errors: false, not_ready: None }
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 impl<S> Service<RpcRequest> for ErrorHandler<S>
@@ -151,6 +138,7 @@ where
 
 pin_project! {
     /// The response future of [`ErrorHandler`].
+    #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
         state: State<F>,
@@ -161,6 +149,7 @@ pin_project! {
 
 pin_project! {
     #[project = StateProj]
+    #[derive(Debug)]
     enum State<F> {
         Called { #[pin] response: CatchUnwind<AssertUnwindSafe<F>> },
         Failed { error: Option<RpcError> },

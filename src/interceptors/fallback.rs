@@ -122,20 +122,7 @@ impl<S> Fallback<S> {
         FallbackLayer::new().layer(inner)
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 impl<S> Service<RpcRequest> for Fallback<S>
@@ -161,6 +148,7 @@ where
 
 pin_project! {
     /// The response future of [`Fallback`].
+    #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
         response: F,

@@ -257,20 +257,7 @@ pub struct Logger<S> {
 }
 
 impl<S> Logger<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The wrapped service, consuming the logger.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 impl<S> Service<RpcRequest> for Logger<S>
@@ -297,6 +284,7 @@ where
 }
 
 /// What the event of one call needs, kept until the call ends.
+#[derive(Debug)]
 struct Record {
     level: Level,
     dispatch: Dispatch,
@@ -328,6 +316,7 @@ impl Record {
 
 pin_project! {
     /// The response future of [`Logger`]: logs the call when it completes or is dropped.
+    #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
         future: F,

@@ -13,14 +13,14 @@
 //! use tower::{Layer, ServiceExt};
 //!
 //! // Validate SayHello only.
-//! let layer = MethodFilterLayer::new(SAY_HELLO, ValidationLayer::default()).unwrap();
+//! let layer = MethodFilterLayer::new(SAY_HELLO, interceptor_bench::greeter::validation_rules()).unwrap();
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let hello = layer.layer(Greeter::new()).oneshot(RpcRequest::new(SAY_HELLO, json!({"name": ""}))).await;
 //! assert_eq!(hello.unwrap_err().code, Code::InvalidArgument);
 //! let goodbye = layer.layer(Greeter::new()).oneshot(RpcRequest::new(SAY_GOODBYE, json!({"name": ""}))).await;
 //! assert!(goodbye.is_ok());
 //! # });
-//! assert!(MethodFilterLayer::new("greeter.v1.GreeterService/Say*", ValidationLayer::default()).is_err());
+//! assert!(MethodFilterLayer::new("greeter.v1.GreeterService/Say*", ValidationLayer::new()).is_err());
 //! ```
 //!
 //! Readiness: the filter reports ready when the wrapped service is; a call that matches drives
@@ -180,20 +180,7 @@ pub struct MethodFilter<F, S> {
 }
 
 impl<F, S> MethodFilter<F, S> {
-    /// The service that bypasses the layer.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The service that bypasses the layer, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The service that bypasses the layer, consuming the filter.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 impl<F, S> Service<RpcRequest> for MethodFilter<F, S>
@@ -220,6 +207,7 @@ where
 
 pin_project! {
     /// The response future of [`MethodFilter`].
+    #[derive(Debug)]
     pub struct ResponseFuture<F, B>
     where
         F: Service<RpcRequest>,
@@ -231,6 +219,7 @@ pin_project! {
 
 pin_project! {
     #[project = KindProj]
+    #[derive(Debug)]
     enum Kind<F, B>
     where
         F: Service<RpcRequest>,

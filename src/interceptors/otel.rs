@@ -156,20 +156,7 @@ pub struct Otel<S> {
 }
 
 impl<S> Otel<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The wrapped service, consuming the layer's service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 /// Reads W3C trace context headers from a request's [`HeaderMap`].
@@ -220,6 +207,7 @@ where
 pin_project! {
     /// The response future of [`Otel`]: the inner call runs with the span as the current
     /// context, and the span ends with the call.
+    #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
         future: F,

@@ -63,20 +63,7 @@ impl<S> Serializer<S> {
         Serializer { inner }
     }
 
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The wrapped service, consuming the serializer.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 /// Encodes `message` to JSON bytes, or to protobuf with `schema`, and decodes it back.
@@ -126,6 +113,7 @@ where
 
 pin_project! {
     /// The response future of [`Serializer`].
+    #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
         inner: CalledOrRejected<F>,

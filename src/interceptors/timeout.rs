@@ -104,20 +104,7 @@ impl<S> Timeout<S> {
         Timeout { inner, limit: TimeoutLayer::new(limit).limit }
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 impl<S> Service<RpcRequest> for Timeout<S>
@@ -142,6 +129,7 @@ where
 
 pin_project! {
     /// The response future of [`Timeout`].
+    #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
         response: F,

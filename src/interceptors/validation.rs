@@ -5,8 +5,9 @@
 //! `package.Service/Method`) and apply to top-level fields of the proto3 JSON message:
 //! required, length in characters (Unicode scalar values, not bytes), numeric range, and a
 //! regular expression, compiled once by you. Procedures no rule matches pass through.
-//! [`ValidationLayer::default`] holds the greeter's rules: on both greeter procedures, `name`
-//! is required and 1 to 100 characters long.
+//! [`ValidationLayer::default`] has no rules; the greeter's (on both greeter procedures, `name`
+//! is required and 1 to 100 characters long) are [`crate::greeter::validation_rules`], which the
+//! catalog's stacks use.
 //!
 //! ```
 //! use interceptor_bench::greeter::{Greeter, SAY_HELLO};
@@ -41,7 +42,6 @@ use serde_json::Value;
 use tower::{Layer, Service};
 
 use super::method_filter::ProcedurePattern;
-use crate::greeter::{SAY_GOODBYE, SAY_HELLO};
 use crate::interceptors::early::CalledOrRejected;
 use crate::rpc::{Code, RpcError, RpcRequest, RpcResponse};
 
@@ -174,10 +174,10 @@ impl FieldRule {
 ///
 /// ```
 /// use interceptor_bench::interceptors::validation::ValidationLayer;
-/// assert_eq!(ValidationLayer::default().rules().count(), 2); // `name` on SayHello and SayGoodbye
 /// assert_eq!(ValidationLayer::new().rules().count(), 0);
+/// assert_eq!(interceptor_bench::greeter::validation_rules().rules().count(), 2); // `name` on SayHello and SayGoodbye
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ValidationLayer {
     rules: Arc<Vec<(ProcedurePattern, FieldRule)>>,
 }
@@ -200,17 +200,6 @@ impl ValidationLayer {
     }
 }
 
-impl Default for ValidationLayer {
-    /// The greeter's rules: on `SayHello` and `SayGoodbye`, `name` is required and 1 to 100
-    /// characters long.
-    fn default() -> Self {
-        [SAY_HELLO, SAY_GOODBYE].into_iter().fold(ValidationLayer::new(), |layer, procedure| {
-            let procedure = ProcedurePattern::parse(procedure).expect("the greeter's procedures are valid patterns");
-            layer.rule(procedure, FieldRule::new("name").required().length(1, 100))
-        })
-    }
-}
-
 impl<S> Layer<S> for ValidationLayer {
     type Service = Validation<S>;
 
@@ -227,20 +216,7 @@ pub struct Validation<S> {
 }
 
 impl<S> Validation<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The wrapped service, consuming the validation.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 
     /// `Some(error)` naming every broken rule, or `None` when the request passes.
     fn validate(&self, request: &RpcRequest) -> Option<RpcError> {
@@ -278,6 +254,7 @@ where
 
 pin_project! {
     /// The response future of [`Validation`].
+    #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
         inner: CalledOrRejected<F>,
@@ -301,7 +278,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::greeter::Greeter;
+    use crate::greeter::{Greeter, SAY_GOODBYE, SAY_HELLO, validation_rules};
     use crate::rpc::RpcResult;
 
     async fn call(layer: &ValidationLayer, procedure: &str, message: Value) -> RpcResult {
@@ -316,7 +293,7 @@ mod tests {
 
     #[tokio::test]
     async fn default_rules_reject_a_bad_name_on_both_greeter_procedures() {
-        let layer = ValidationLayer::default();
+        let layer = validation_rules();
         for procedure in [SAY_HELLO, SAY_GOODBYE] {
             assert_eq!(
                 rejection(&layer, procedure, json!({"name": ""})).await,
@@ -337,7 +314,7 @@ mod tests {
 
     #[tokio::test]
     async fn default_rules_accept_a_good_name() {
-        let layer = ValidationLayer::default();
+        let layer = validation_rules();
         let response = call(&layer, SAY_HELLO, json!({"name": "a".repeat(100)})).await.unwrap();
         assert_eq!(response.message["message"], format!("Hello, {}!", "a".repeat(100)));
         assert!(call(&layer, SAY_GOODBYE, json!({"name": "Ada"})).await.is_ok());
@@ -345,7 +322,7 @@ mod tests {
 
     #[tokio::test]
     async fn length_counts_characters_not_bytes() {
-        let layer = ValidationLayer::default();
+        let layer = validation_rules();
         // 100 three-byte characters: 300 bytes, 100 characters.
         assert!(call(&layer, SAY_HELLO, json!({"name": "語".repeat(100)})).await.is_ok());
         assert_eq!(
@@ -356,7 +333,7 @@ mod tests {
 
     #[tokio::test]
     async fn procedures_without_rules_pass_through() {
-        let layer = ValidationLayer::default();
+        let layer = validation_rules();
         // The greeter answers `unimplemented`: the call got past validation despite the empty name.
         let error = call(&layer, "other.v1.Other/Do", json!({"name": ""})).await.unwrap_err();
         assert_eq!(error.code, Code::Unimplemented);
@@ -365,7 +342,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_violated_field_is_named() {
-        let layer = ValidationLayer::default()
+        let layer = validation_rules()
             .rule(ProcedurePattern::any(), FieldRule::new("age").required().range(0.0, 150.0))
             .rule(ProcedurePattern::any(), FieldRule::new("code").pattern(Regex::new("^[A-Z]{3}$").unwrap()));
         assert_eq!(

@@ -55,7 +55,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -485,75 +484,28 @@ fn overhead(baseline: &str, listeners: &BTreeMap<String, Cell>) -> Option<Overhe
     Some(Overhead { baseline: baseline.to_owned(), listeners })
 }
 
-/// Why the JSON file could not be written.
-#[derive(Debug, thiserror::Error)]
-pub enum OutputError {
-    /// It exists and `force` was not given.
-    #[error("{0} already exists; pass --force to replace it")]
-    Exists(String),
-    /// Anything else.
-    #[error("cannot write {path}: {error}")]
-    Io {
-        /// The file.
-        path: String,
-        /// What went wrong.
-        error: std::io::Error,
-    },
-}
+/// Why `--out json=FILE` (or a report) was not written: the crate's one writer's error.
+pub use crate::atomic_file::{WriteError as OutputError, write_atomically};
 
 /// Checks, before a run, that `path` can be written: its directory exists and, unless `force`,
 /// the file does not.
 pub fn check_writable(path: &Path, force: bool) -> Result<(), OutputError> {
     if !force && path.exists() {
-        return Err(OutputError::Exists(path.display().to_string()));
+        return Err(OutputError::Exists(path.to_owned()));
     }
     let directory = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !directory.is_dir() {
         let error = std::io::Error::new(std::io::ErrorKind::NotFound, "its directory does not exist");
-        return Err(OutputError::Io { path: path.display().to_string(), error });
+        return Err(OutputError::io(path, error));
     }
     Ok(())
 }
 
-/// Writes `value` as pretty JSON to `path` atomically, as [`write_atomically`] does.
+/// Writes `value` as pretty JSON to `path` atomically, through [`write_atomically`].
 pub fn write_json(path: &Path, value: &impl Serialize, force: bool) -> Result<(), OutputError> {
-    let mut text = serde_json::to_vec_pretty(value)
-        .map_err(|error| OutputError::Io { path: path.display().to_string(), error: error.into() })?;
+    let mut text = serde_json::to_vec_pretty(value).map_err(|error| OutputError::io(path, error.into()))?;
     text.push(b'\n');
     write_atomically(path, &text, force)
-}
-
-/// Writes `contents` to `path` atomically: into a temporary file beside it, then renamed over
-/// it (with `force`) or hard-linked to it (without, failing if it exists), so a reader never
-/// sees half a file and an existing file is never replaced silently.
-///
-/// ```
-/// use interceptor_bench::load::output::{OutputError, write_atomically};
-///
-/// let dir = tempfile::tempdir().unwrap();
-/// let file = dir.path().join("report.html");
-/// write_atomically(&file, b"<p>one</p>", false).unwrap();
-/// let refused = write_atomically(&file, b"<p>two</p>", false);
-/// assert!(matches!(refused, Err(OutputError::Exists(_))));
-/// write_atomically(&file, b"<p>two</p>", true).unwrap();
-/// assert_eq!(std::fs::read(&file).unwrap(), b"<p>two</p>");
-/// ```
-pub fn write_atomically(path: &Path, contents: &[u8], force: bool) -> Result<(), OutputError> {
-    let io = |error| OutputError::Io { path: path.display().to_string(), error };
-    let name = path.file_name().ok_or_else(|| io(std::io::Error::other("not a file name")))?;
-    let temporary = path.with_file_name(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
-    let written = (|| {
-        let mut file = std::fs::File::create_new(&temporary)?;
-        file.write_all(contents)?;
-        file.sync_all()
-    })();
-    let placed = written
-        .and_then(|()| if force { std::fs::rename(&temporary, path) } else { std::fs::hard_link(&temporary, path) });
-    let _ = std::fs::remove_file(&temporary);
-    placed.map_err(|error| match error.kind() {
-        std::io::ErrorKind::AlreadyExists => OutputError::Exists(path.display().to_string()),
-        _ => io(error),
-    })
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 pub use super::breakpoint::Search;
 use super::threshold::{Aggregation, MetricRef, Threshold};
 use crate::connect::Protocol;
+use crate::stack::SEED_LAYOUT;
 
 /// One stage: ramp linearly from the previous stage's target to `target` VUs over `duration`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -170,9 +171,6 @@ pub struct Scenario {
 /// The names of the built-in scenarios.
 pub const BUILTINS: [&str; 5] = ["basic-load", "stress-test", "spike-test", "interceptor-overhead", "breakpoint"];
 
-/// The seed's listener names, in port order from 8080.
-pub const SEED_LISTENERS: [&str; 5] = ["full", "baseline", "validation", "logger", "tracing"];
-
 /// The most VUs any stage (or the start) may have, after scaling: each VU holds a connection
 /// per listener, and one machine runs out of ports and descriptors long before.
 pub const MAX_VUS: u32 = 100_000;
@@ -266,17 +264,18 @@ impl Scenario {
                     threshold("http_req_duration{listener:baseline}", "p(95)<10"),
                     threshold("http_req_duration{listener:full}", "p(95)<30"),
                 ];
-                for listener in SEED_LISTENERS {
+                for listener in SEED_LAYOUT.map(|listener| listener.name) {
                     thresholds.push(threshold(&format!("http_req_failed{{listener:{listener}}}"), "rate<0.01"));
                 }
-                for listener in ["validation", "logger", "tracing", "full"] {
+                // Every listener with interceptors, judged against `baseline`'s.
+                for listener in SEED_LAYOUT.iter().filter(|l| !l.interceptors.is_empty()).map(|l| l.name) {
                     let metric = format!("interceptor_overhead{{listener:{listener}}}");
                     thresholds.push(threshold(&metric, "med<2"));
                     thresholds.push(threshold(&metric, "p(95)<2"));
                 }
                 Scenario {
                     start_vus: 10,
-                    listeners: SEED_LISTENERS.iter().map(|&l| l.to_owned()).collect(),
+                    listeners: SEED_LAYOUT.iter().map(|listener| listener.name.to_owned()).collect(),
                     shuffle: true,
                     thresholds,
                     overhead_baseline: Some("baseline".to_owned()),
@@ -313,7 +312,7 @@ impl Scenario {
             .map_err(|error| ScenarioError::File { path: name_or_path.to_owned(), error: Box::new(error) })
     }
 
-    /// Parses and checks a TOML scenario (see the README for the format).
+    /// Parses and checks a TOML scenario (see docs/scenarios.md for the format).
     pub fn from_toml(text: &str) -> Result<Scenario, ScenarioError> {
         let file: ScenarioFile = toml::from_str(text).map_err(|error| ScenarioError::Toml(error.to_string()))?;
         let scenario = file.into_scenario()?;

@@ -17,11 +17,8 @@
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 
-use super::scenario::SEED_LISTENERS;
 use crate::connect::Protocol;
-
-/// The first seed port (`full`); the others follow in [`SEED_LISTENERS`] order.
-pub const SEED_BASE_PORT: u16 = 8080;
+use crate::stack::SEED_LAYOUT;
 
 /// One listener to load: its URL, the loopback address it resolved to, and the protocol to
 /// speak (Connect JSON unless [`Target::with_protocol`] says otherwise).
@@ -129,12 +126,12 @@ impl Targets {
     pub fn seed(host: &str, port_offset: u16) -> Result<Targets, String> {
         let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_owned() };
         let mut targets = Targets::new();
-        for (index, name) in SEED_LISTENERS.iter().enumerate() {
-            let port = SEED_BASE_PORT
+        for listener in SEED_LAYOUT {
+            let port = listener
+                .port
                 .checked_add(port_offset)
-                .and_then(|port| port.checked_add(index as u16))
                 .ok_or_else(|| format!("--port-offset {port_offset} puts the seed ports past 65535"))?;
-            targets.by_name.insert((*name).to_owned(), Target::parse(&format!("http://{host}:{port}"))?);
+            targets.by_name.insert(listener.name.to_owned(), Target::parse(&format!("http://{host}:{port}"))?);
         }
         Ok(targets)
     }

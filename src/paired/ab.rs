@@ -36,7 +36,7 @@ use serde::Serialize;
 
 use super::stats::Estimate;
 use super::worker::HELLO;
-use super::{Schedule, sample_pair};
+use super::{PairSamples, Schedule, sample_pair};
 use crate::baseline::compare::{Threshold, Verdict};
 use crate::bench::{TimedCalls, current_thread_runtime};
 use crate::overhead::{Format, format_ns, write_table};
@@ -285,16 +285,22 @@ pub struct AbOptions {
     pub filter: Option<Regex>,
     /// The confidence level of the intervals.
     pub confidence: f64,
+    /// How many rounds, each with a fresh pair of worker processes, share each job's time.
+    pub rounds: usize,
 }
 
+/// Rounds unless told: each a fresh pair of worker processes.
+pub const DEFAULT_ROUNDS: usize = 10;
+
 impl Default for AbOptions {
-    /// 3%, 1 s per job, every job, 95%.
+    /// 3%, 1 s per job over 10 rounds, every job, 95%.
     fn default() -> Self {
         AbOptions {
             threshold: "3%".parse().expect("a valid threshold"),
             schedule: Schedule::default().time(Duration::from_secs(1)),
             filter: None,
             confidence: 0.95,
+            rounds: DEFAULT_ROUNDS,
         }
     }
 }
@@ -317,8 +323,12 @@ pub struct JobComparison {
     pub base_ns: Estimate,
     /// The candidate build's median nanoseconds per call.
     pub candidate_ns: Estimate,
-    /// The median per-sample ratio candidate ÷ base, minus one.
+    /// The change candidate ÷ base, minus one: the median over the rounds of each round's
+    /// median per-sample ratio, with its order-statistic interval over the rounds (with too
+    /// few rounds for one, over all samples).
     pub change: Estimate,
+    /// Each round's median per-sample ratio candidate ÷ base, minus one.
+    pub rounds: Vec<f64>,
     /// The smallest change this run could have flagged at the threshold: the threshold plus
     /// the interval's half-width.
     pub detectable: f64,
@@ -343,40 +353,68 @@ pub struct AbReport {
 
 /// Runs both builds' workers and compares every job they share (and the filter selects),
 /// printing each job's line to standard error as it finishes.
+///
+/// The time of each job is spread over [`AbOptions::rounds`] rounds, and every round starts a
+/// fresh pair of worker processes: a process's memory layout (where its heap and stack
+/// landed) moves its timings by several percent here, which alternating batches cannot
+/// cancel, so one pair of processes would report that as a change. Each round's ratio is one
+/// replicate, and the change is their median with an interval over the rounds, an interval
+/// that covers what a new pair of processes does.
 pub fn compare_builds(builds: &Builds, options: &AbOptions) -> Result<AbReport, AbError> {
-    let mut base = Worker::spawn("base", &builds.base)?;
-    let mut candidate = Worker::spawn("candidate", &builds.candidate)?;
-    let selected = |job: &String| options.filter.as_ref().is_none_or(|f| f.is_match(job));
-    let shared: Vec<String> =
-        base.jobs.iter().filter(|job| candidate.jobs.contains(job)).filter(|job| selected(job)).cloned().collect();
-    if shared.is_empty() {
-        return Err(AbError::NothingInCommon { filter: options.filter.as_ref().map(|f| f.as_str().to_owned()) });
-    }
-    let only = |a: &Worker, b: &Worker| -> Vec<String> {
-        a.jobs.iter().filter(|job| !b.jobs.contains(job) && selected(job)).cloned().collect()
+    let rounds = options.rounds.max(1);
+    let schedule = Schedule {
+        time: options.schedule.time / rounds as u32,
+        warm_up: options.schedule.warm_up / rounds as u32,
+        ..options.schedule
     };
-    let (only_base, only_candidate) = (only(&base, &candidate), only(&candidate, &base));
     let runtime = current_thread_runtime();
-    let mut jobs = Vec::new();
-    for (done, job) in shared.iter().enumerate() {
-        let mut a = WorkerCalls { worker: &mut base, job, failure: None };
-        let mut b = WorkerCalls { worker: &mut candidate, job, failure: None };
-        // One call each first: a job that fails says so before any sampling.
-        runtime.block_on(async {
-            a.time(1).await;
-            b.time(1).await;
-        });
-        let samples = runtime.block_on(sample_pair(&mut a, &mut b, &options.schedule));
-        if let Some(failure) = a.failure.or(b.failure) {
-            return Err(failure);
+    let selected = |job: &String| options.filter.as_ref().is_none_or(|f| f.is_match(job));
+    let mut shared: Vec<String> = Vec::new();
+    let (mut only_base, mut only_candidate) = (Vec::new(), Vec::new());
+    let mut sampled: Vec<(PairSamples, Vec<f64>)> = Vec::new();
+    for round in 1..=rounds {
+        let mut base = Worker::spawn("base", &builds.base)?;
+        let mut candidate = Worker::spawn("candidate", &builds.candidate)?;
+        if round == 1 {
+            shared = base.jobs.iter().filter(|job| candidate.jobs.contains(job) && selected(job)).cloned().collect();
+            if shared.is_empty() {
+                return Err(AbError::NothingInCommon {
+                    filter: options.filter.as_ref().map(|f| f.as_str().to_owned()),
+                });
+            }
+            let only = |a: &Worker, b: &Worker| -> Vec<String> {
+                a.jobs.iter().filter(|job| !b.jobs.contains(job) && selected(job)).cloned().collect()
+            };
+            (only_base, only_candidate) = (only(&base, &candidate), only(&candidate, &base));
+            sampled = shared.iter().map(|_| (PairSamples::default(), Vec::new())).collect();
         }
-        let estimate = samples.estimate(options.confidence).expect("a job takes at least one sample");
-        let change = Estimate {
+        for (job, (pooled, ratios)) in shared.iter().zip(&mut sampled) {
+            let mut a = WorkerCalls { worker: &mut base, job, failure: None };
+            let mut b = WorkerCalls { worker: &mut candidate, job, failure: None };
+            // One call each first: a job that fails says so before any sampling.
+            runtime.block_on(async {
+                a.time(1).await;
+                b.time(1).await;
+            });
+            let samples = runtime.block_on(sample_pair(&mut a, &mut b, &schedule));
+            if let Some(failure) = a.failure.or(b.failure) {
+                return Err(failure);
+            }
+            let estimate = samples.estimate(options.confidence).expect("a job takes at least one sample");
+            ratios.push(estimate.ratio.point - 1.0);
+            pooled.absorb(samples);
+        }
+        eprintln!("ibench ab: round {round} of {rounds} done ({} jobs)", shared.len());
+    }
+    let threshold = options.threshold.fraction();
+    let mut jobs = Vec::new();
+    for (done, (job, (pooled, rounds))) in shared.iter().zip(sampled).enumerate() {
+        let estimate = pooled.estimate(options.confidence).expect("a job takes at least one sample");
+        let change = Estimate::median(&rounds, options.confidence).unwrap_or(Estimate {
             point: estimate.ratio.point - 1.0,
             lower: estimate.ratio.lower - 1.0,
             upper: estimate.ratio.upper - 1.0,
-        };
-        let threshold = options.threshold.fraction();
+        });
         let verdict = if change.lower > threshold {
             Verdict::Regressed
         } else if change.upper < -threshold {
@@ -391,6 +429,7 @@ pub fn compare_builds(builds: &Builds, options: &AbOptions) -> Result<AbReport, 
             candidate_ns: estimate.candidate_ns,
             detectable: threshold + (change.upper - change.lower) / 2.0,
             change,
+            rounds,
             verdict,
         };
         eprintln!("ibench ab [{}/{}] {}", done + 1, shared.len(), comparison.line());

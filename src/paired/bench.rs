@@ -2,8 +2,9 @@
 //! [`paired_dir`](super::paired_dir) for `ibench overhead` and `ibench compare`.
 
 use std::fmt::Debug;
+use std::fs;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -78,6 +79,82 @@ pub struct PairedBench {
     out_dir: PathBuf,
     /// The stack to slow down and by how many spins per call.
     inject: Option<(String, u64)>,
+    /// In a process measuring one round for [`run_rounds`]: where its samples go.
+    round_samples: Option<PathBuf>,
+}
+
+/// Set in a process that measures one round for [`run_rounds`]: `ROUND/ROUNDS`.
+const ROUND_ENV: &str = "IBENCH_PAIRED_ROUND";
+/// The directory where that process leaves its samples, one file per suite.
+const SAMPLES_ENV: &str = "IBENCH_PAIRED_SAMPLES";
+
+/// One pair's samples from one round, as a round's process leaves them for its parent.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RoundSamples {
+    depth: Depth,
+    reference: String,
+    candidate: String,
+    samples: PairSamples,
+}
+
+/// Runs a paired bench binary: `round` measures every pair of the suites named `suites` once
+/// (`""` is the catalog), and each suite's results are written as
+/// [`PairedBench::finish`] does; returns the files written.
+///
+/// Under `cargo bench` every round runs in a fresh process of this same binary, one after the
+/// other, and the parent pools their samples: what one process's memory layout does to a pair
+/// (a heap placement that makes one interceptor's allocations collide in the cache) then moves
+/// one round's samples, not the whole estimate. Under `cargo test --benches`, `--list` or with
+/// one round, `round` runs here.
+///
+/// ```no_run
+/// use interceptor_bench::paired::run_rounds;
+///
+/// run_rounds(&["", "comparators"], |suites| {
+///     suites[0].catalog();
+///     // … suites[1]'s pairs
+/// })
+/// .unwrap();
+/// ```
+///
+/// # Errors
+/// When a round's process cannot start or fails, or a results file cannot be written.
+pub fn run_rounds(suites: &[&str], mut round: impl FnMut(&mut [PairedBench])) -> Result<Vec<PathBuf>, PairedError> {
+    let mut benches: Vec<PairedBench> = suites.iter().map(|suite| PairedBench::new(suite)).collect();
+    let Some(first) = benches.first() else { return Ok(Vec::new()) };
+    let (rounds, in_child) = (first.rounds, first.round_samples.is_some());
+    if in_child || first.mode != Mode::Measure || rounds == 1 {
+        for _ in 0..if in_child { 1 } else { rounds } {
+            round(&mut benches);
+        }
+    } else {
+        fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PairedError + '_ {
+            move |source| PairedError::Io { path: path.to_owned(), source }
+        }
+        let exe = std::env::current_exe().map_err(io(Path::new("the bench binary")))?;
+        let samples = tempfile::tempdir().map_err(io(&std::env::temp_dir()))?;
+        for number in 1..=rounds {
+            eprintln!("paired: round {number} of {rounds}, in a fresh process");
+            let status = std::process::Command::new(&exe)
+                .args(std::env::args_os().skip(1))
+                .env(ROUND_ENV, format!("{number}/{rounds}"))
+                .env(SAMPLES_ENV, samples.path())
+                .status()
+                .map_err(io(&exe))?;
+            if !status.success() {
+                let failed = std::io::Error::other(format!("round {number} of {rounds} failed: {status}"));
+                return Err(PairedError::Io { path: exe, source: failed });
+            }
+            for bench in &mut benches {
+                bench.absorb_round(samples.path())?;
+            }
+        }
+    }
+    let mut written = Vec::new();
+    for bench in benches {
+        written.extend(bench.finish()?);
+    }
+    Ok(written)
 }
 
 /// Rounds per pair unless `--paired-rounds` says otherwise.
@@ -163,6 +240,13 @@ impl PairedBench {
             }
             schedule = schedule.time(parsed);
         }
+        let mut round_samples = None;
+        if let (Some(round), Some(dir)) = (std::env::var_os(ROUND_ENV), std::env::var_os(SAMPLES_ENV)) {
+            let round = round.to_string_lossy();
+            let of = round.split_once('/').and_then(|(_, of)| of.parse().ok());
+            rounds = of.ok_or_else(|| format!("{ROUND_ENV}={round:?} is not ROUND/ROUNDS"))?;
+            round_samples = Some(PathBuf::from(dir));
+        }
         Ok(PairedBench {
             suite: suite.to_owned(),
             runtime: current_thread_runtime(),
@@ -173,6 +257,7 @@ impl PairedBench {
             rounds: if mode == Mode::Measure { rounds } else { 1 },
             out_dir: super::paired_dir(&crate::results::criterion_dir(None)),
             inject: inject.map(|(stack, spin)| (stack, spins_lasting(spin))),
+            round_samples,
         })
     }
 
@@ -244,7 +329,9 @@ impl PairedBench {
     }
 
     /// Pairs two loopback servers: sequential round trips on one keep-alive connection to
-    /// each, alternated.
+    /// each, alternated. Start the two on one thread
+    /// ([`BackgroundServer::beside`](crate::server::BackgroundServer::beside)), so that where
+    /// the operating system runs each server's thread favours neither.
     ///
     /// # Panics
     /// When either server cannot be reached or fails the benchmark call.
@@ -304,18 +391,18 @@ impl PairedBench {
             self.rpc(previous.name(), service(&previous), step.name(), service(&step));
             previous = step;
         }
-        let start = |stack: &Stack| {
-            BackgroundServer::start(stack, &interceptors)
-                .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()))
-        };
-        let reference = start(&baseline);
+        // Every loopback pair's two servers share the reference's thread, so the operating
+        // system's placement of server threads on the cores favours neither side.
+        let reference = BackgroundServer::start(&baseline, &interceptors).expect("a loopback server for baseline");
         if self.selected_quietly(Depth::Loopback, BASELINE) {
-            let anchor = BackgroundServer::start_service(bare_hyper()).expect("a loopback server for bare hyper");
+            let anchor = reference.beside_service(bare_hyper()).expect("a loopback server for bare hyper");
             self.loopback(BARE_HYPER, anchor.addr(), BASELINE, reference.addr());
         }
         for stack in seed_stacks().iter().filter(|stack| stack.name() != BASELINE) {
             if self.selected_quietly(Depth::Loopback, stack.name()) {
-                let server = start(stack);
+                let server = reference
+                    .beside(stack, &interceptors)
+                    .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()));
                 self.loopback(BASELINE, reference.addr(), stack.name(), server.addr());
             }
         }
@@ -326,6 +413,17 @@ impl PairedBench {
     /// (`cargo test --benches`, `--list`, a filter that matched nothing).
     pub fn finish(self) -> Result<Option<PathBuf>, PairedError> {
         if self.mode != Mode::Measure || self.collected.is_empty() {
+            return Ok(None);
+        }
+        if let Some(dir) = &self.round_samples {
+            let round: Vec<RoundSamples> = self
+                .collected
+                .into_iter()
+                .map(|((depth, reference, candidate), samples)| RoundSamples { depth, reference, candidate, samples })
+                .collect();
+            let path = SuiteResults::path(dir, &self.suite);
+            let json = serde_json::to_vec(&round).expect("samples serialize");
+            fs::write(&path, json).map_err(|source| PairedError::Io { path: path.clone(), source })?;
             return Ok(None);
         }
         let pairs = self.results();
@@ -376,7 +474,7 @@ impl PairedBench {
     /// Samples one round of a pair, adding to what earlier rounds of the same pair collected.
     fn measure(&mut self, depth: Depth, reference: (&str, impl TimedCalls), candidate: (&str, impl TimedCalls)) {
         let ((reference, mut a), (candidate, mut b)) = (reference, candidate);
-        let rounds = self.rounds() as u32;
+        let rounds = self.rounds as u32;
         let schedule =
             Schedule { time: self.schedule.time / rounds, warm_up: self.schedule.warm_up / rounds, ..self.schedule };
         let samples = self.runtime.block_on(sample_pair(&mut a, &mut b, &schedule));
@@ -384,13 +482,29 @@ impl PairedBench {
             let id = format!("{}/{candidate}/{}", depth.group(&self.suite), depth.overhead_variant());
             println!("Testing paired {id} vs {reference}\nSuccess");
         }
-        let key = (depth, reference.to_owned(), candidate.to_owned());
+        self.add_samples((depth, reference.to_owned(), candidate.to_owned()), samples);
+    }
+
+    /// Adds the samples a round's process left in `dir` for this suite (none when it measured
+    /// none of its pairs).
+    fn absorb_round(&mut self, dir: &Path) -> Result<(), PairedError> {
+        let path = SuiteResults::path(dir, &self.suite);
+        let json = match fs::read(&path) {
+            Ok(json) => json,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(PairedError::Io { path, source }),
+        };
+        let round: Vec<RoundSamples> = serde_json::from_slice(&json)
+            .map_err(|e| PairedError::Invalid { path: path.clone(), reason: e.to_string() })?;
+        for pair in round {
+            self.add_samples((pair.depth, pair.reference, pair.candidate), pair.samples);
+        }
+        fs::remove_file(&path).map_err(|source| PairedError::Io { path, source })
+    }
+
+    fn add_samples(&mut self, key: (Depth, String, String), samples: PairSamples) {
         match self.collected.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, collected)) => {
-                collected.batch = collected.batch.max(samples.batch);
-                collected.reference_ns.extend(samples.reference_ns);
-                collected.candidate_ns.extend(samples.candidate_ns);
-            }
+            Some((_, collected)) => collected.absorb(samples),
             None => self.collected.push((key, samples)),
         }
     }
@@ -416,13 +530,24 @@ impl PairedBench {
 /// How many iterations of a `black_box` loop take about `spin` on this machine. A loop, not
 /// a clock: reading the clock costs more than 50 ns on some virtual machines, which would make
 /// a "50 ns" spin several times longer than asked.
+///
+/// The fastest of 50 short probes sets the rate: a probe the scheduler interrupted is only
+/// slower, so the minimum is what the loop costs on a core of its own, the same in every
+/// process of a run and under a CPU hog — fixed work, whose cost the `injected_spin` pair
+/// measures beside the stacks.
 fn spins_lasting(spin: Duration) -> u64 {
-    const PROBE: u64 = 10_000_000;
-    let start = Instant::now();
-    for i in 0..PROBE {
-        std::hint::black_box(i);
-    }
-    let per_spin = start.elapsed().as_nanos() as f64 / PROBE as f64;
+    const PROBE: u64 = 200_000;
+    let fastest = (0..50)
+        .map(|_| {
+            let start = Instant::now();
+            for i in 0..PROBE {
+                std::hint::black_box(i);
+            }
+            start.elapsed()
+        })
+        .min()
+        .expect("50 probes");
+    let per_spin = fastest.as_nanos() as f64 / PROBE as f64;
     (spin.as_nanos() as f64 / per_spin.max(1e-3)).round() as u64
 }
 
@@ -491,6 +616,27 @@ mod tests {
         for bad in bad_args {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_rounds_samples_reach_its_parent_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let samples =
+            |ns: f64| PairSamples { batch: 64, reference_ns: vec![ns, ns + 1.0], candidate_ns: vec![2.0 * ns; 2] };
+        let key = |candidate: &str| (Depth::InProcess, BASELINE.to_owned(), candidate.to_owned());
+        let mut round = parse(&["--bench"]).unwrap();
+        round.round_samples = Some(dir.path().to_owned());
+        round.add_samples(key("logger"), samples(100.0));
+        assert_eq!(round.finish().unwrap(), None, "a round's process writes no results");
+
+        let mut parent = parse(&["--bench"]).unwrap();
+        parent.add_samples(key("logger"), samples(300.0));
+        parent.absorb_round(dir.path()).unwrap();
+        let (_, pooled) = &parent.collected[0];
+        assert_eq!(pooled.reference_ns, [300.0, 301.0, 100.0, 101.0]);
+        assert_eq!(pooled.candidate_ns, [600.0, 600.0, 200.0, 200.0]);
+        parent.absorb_round(dir.path()).unwrap();
+        assert_eq!(parent.collected[0].1.reference_ns.len(), 4, "each round's file is taken once");
     }
 
     #[test]

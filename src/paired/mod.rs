@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-pub use bench::PairedBench;
+pub use bench::{PairedBench, run_rounds};
 use stats::Estimate;
 
 use crate::bench::{Depth, TimedCalls};
@@ -108,7 +108,7 @@ impl Schedule {
 }
 
 /// The samples of one pair: per-call times of both sides, one entry per sample.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PairSamples {
     /// Calls per batch (each sample is two batches of each side).
     pub batch: u64,
@@ -135,6 +135,21 @@ pub struct PairEstimate {
 }
 
 impl PairSamples {
+    /// Adds another round's samples of the same pair (the batch is the larger of the two).
+    ///
+    /// ```
+    /// use interceptor_bench::paired::PairSamples;
+    /// let mut pooled = PairSamples::default();
+    /// pooled.absorb(PairSamples { batch: 64, reference_ns: vec![100.0], candidate_ns: vec![120.0] });
+    /// pooled.absorb(PairSamples { batch: 32, reference_ns: vec![90.0], candidate_ns: vec![110.0] });
+    /// assert_eq!((pooled.batch, pooled.reference_ns.len()), (64, 2));
+    /// ```
+    pub fn absorb(&mut self, round: PairSamples) {
+        self.batch = self.batch.max(round.batch);
+        self.reference_ns.extend(round.reference_ns);
+        self.candidate_ns.extend(round.candidate_ns);
+    }
+
     /// The estimates at `confidence`; `None` without samples.
     pub fn estimate(&self, confidence: f64) -> Option<PairEstimate> {
         let paired = || self.reference_ns.iter().zip(&self.candidate_ns);

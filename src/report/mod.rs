@@ -41,7 +41,7 @@ pub use load_run::{
     Counter, LoadRun, Metrics, Point, Rate, RequestMetrics, Resources, Series, Spike, Stage, Threshold, Trend,
 };
 
-use crate::load::output::{OutputError, write_atomically};
+use crate::atomic_file::{WriteError, write_atomically};
 use crate::overhead::{NoBaseline, OverheadReport};
 use crate::results::{Results, ResultsError};
 
@@ -78,7 +78,7 @@ pub enum ReportError {
     Chart(String),
     /// The report could not be written (or exists, without `force`).
     #[error(transparent)]
-    Write(#[from] OutputError),
+    Write(#[from] WriteError),
 }
 
 /// The bench results a report shows: the overhead table and, for each bench, links to
@@ -345,7 +345,7 @@ impl HtmlReport {
     /// only with `force` (see the module example).
     pub fn write(&self, path: &Path, force: bool) -> Result<(), ReportError> {
         if !force && path.exists() {
-            return Err(OutputError::Exists(path.display().to_string()).into());
+            return Err(WriteError::Exists(path.to_owned()).into());
         }
         Ok(write_atomically(path, self.render()?.as_bytes(), force)?)
     }

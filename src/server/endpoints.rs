@@ -49,10 +49,7 @@ impl<S> WithEndpoints<S> {
         WithEndpoints { inner, health: Bytes::from(health), metrics }
     }
 
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 /// A response of `status` with `body` of `content_type`, in the listener's body type.

@@ -56,10 +56,7 @@ impl<S> LimitHeaders<S> {
         LimitHeaders { inner, max_bytes, max_count }
     }
 
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
+    define_inner_service_accessors!();
 
     /// Why `headers` are refused, if they are.
     fn refusal(&self, headers: &HeaderMap) -> Option<String> {

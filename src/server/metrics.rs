@@ -253,20 +253,7 @@ pub struct RecordMetrics<S> {
 }
 
 impl<S> RecordMetrics<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The wrapped service, unwrapped.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 impl<S, B, RB> Service<http::Request<B>> for RecordMetrics<S>
@@ -294,6 +281,12 @@ struct InFlight {
     series: Arc<ListenerSeries>,
 }
 
+impl std::fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InFlight").finish_non_exhaustive()
+    }
+}
+
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.series.in_flight.dec();
@@ -302,6 +295,7 @@ impl Drop for InFlight {
 
 pin_project! {
     /// The response future of [`RecordMetrics`].
+    #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,

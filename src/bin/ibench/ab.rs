@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use interceptor_bench::baseline::compare::Threshold;
 use interceptor_bench::overhead::Format;
-use interceptor_bench::paired::ab::{AbOptions, Builds, compare_builds};
+use interceptor_bench::paired::ab::{AbOptions, Builds, DEFAULT_ROUNDS, compare_builds};
 use interceptor_bench::paired::{Schedule, worker};
 use regex::Regex;
 
@@ -37,6 +37,10 @@ pub struct Args {
     /// How long to sample each job (both builds together).
     #[arg(long, default_value = "1s", value_parser = parse_time)]
     time: Duration,
+    /// How many rounds share each job's --time, each with a fresh pair of worker processes; the change is the median
+    /// of the rounds' ratios, its interval over the rounds.
+    #[arg(long, default_value_t = DEFAULT_ROUNDS as u32, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
     /// Only the jobs whose id matches this regex, e.g. '^in_process/' or 'logger'.
     #[arg(long, value_name = "REGEX")]
     filter: Option<Regex>,
@@ -67,6 +71,7 @@ pub fn run(args: Args) -> ExitCode {
         threshold: args.threshold,
         schedule: Schedule::default().time(args.time),
         filter: args.filter,
+        rounds: args.rounds as usize,
         ..AbOptions::default()
     };
     let report = match builds.and_then(|builds| compare_builds(&builds, &options)) {

@@ -1,9 +1,10 @@
 //! `ibench baseline save|restore`: criterion's results to and from `baselines/<name>.json`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use interceptor_bench::baseline::runs::MIN_RUNS;
 use interceptor_bench::baseline::{Baseline, BaselineError, DEFAULT_DIR, Provenance, path_of, validate_name};
 use interceptor_bench::paired::{PairedError, SuiteResults, paired_dir};
 use interceptor_bench::results::{Results, ResultsError, criterion_dir};
@@ -46,6 +47,11 @@ struct SaveArgs {
     /// The command that produced the results, recorded in the file (e.g. "cargo bench --bench in_process").
     #[arg(long, value_name = "COMMAND")]
     bench_command: Option<String>,
+    /// Add the last run's paired ratios to <NAME>.json as one more run (creating it if missing) instead of refusing
+    /// to replace it: after 3 or more runs `ibench compare` judges each pair against its own run-to-run scatter.
+    /// Run `cargo bench --bench paired` and this once per run, e.g. five times.
+    #[arg(long, conflicts_with = "force")]
+    add_run: bool,
 }
 
 #[derive(clap::Args)]
@@ -76,7 +82,8 @@ fn save(args: SaveArgs) -> Result<String, String> {
     let at = args.at;
     validate_name(&at.name).map_err(|e| e.to_string())?;
     let path = path_of(&at.dir, &at.name);
-    if !at.force && path.exists() {
+    let adding_to = args.add_run && path.exists();
+    if !at.force && !adding_to && path.exists() {
         return Err(BaselineError::Exists { path }.to_string());
     }
     let criterion_dir = criterion_dir(at.criterion_dir.as_deref());
@@ -87,6 +94,9 @@ fn save(args: SaveArgs) -> Result<String, String> {
         Err(PairedError::NoResults { .. }) => Vec::new(),
         Err(e) => return Err(e.to_string()),
     };
+    if adding_to {
+        return add_run(&path, &at.dir, &paired, &paired_dir);
+    }
     let argv: Vec<String> = std::env::args().collect();
     let command = shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "));
     let provenance = Provenance::collect(&command, args.bench_command.as_deref());
@@ -115,6 +125,25 @@ fn save(args: SaveArgs) -> Result<String, String> {
     }
     let path = baseline.save(&at.dir, at.force).map_err(|e| e.to_string())?;
     Ok(format!("saved {} benches and {pairs} pairs from {from} to {}", baseline.benches.len(), path.display()))
+}
+
+/// `--add-run` to an existing baseline: its runs gain the last run's paired ratios.
+fn add_run(path: &Path, dir: &Path, paired: &[SuiteResults], paired_dir: &Path) -> Result<String, String> {
+    if paired.is_empty() {
+        return Err(format!(
+            "--add-run: no paired results in {}: run `cargo bench --bench paired` first",
+            paired_dir.display()
+        ));
+    }
+    let baseline = Baseline::load(path).map_err(|e| e.to_string())?.with_run(paired);
+    baseline.save(dir, true).map_err(|e| e.to_string())?;
+    let runs = baseline.runs();
+    let judged = if runs >= MIN_RUNS {
+        "each pair is now judged against its own run-to-run scatter".to_owned()
+    } else {
+        format!("{} more for per-pair tolerances", MIN_RUNS - runs)
+    };
+    Ok(format!("added the run in {} to {}: {runs} runs; {judged}", paired_dir.display(), path.display()))
 }
 
 fn restore(args: RestoreArgs) -> Result<String, String> {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use crate::instructions;
 use crate::results_args::ResultsArgs;
-use interceptor_bench::baseline::compare::{Comparison, Options, Signal, Threshold};
+use interceptor_bench::baseline::compare::{Comparison, Options, Signal, Threshold, default_threshold};
 use interceptor_bench::baseline::{Baseline, DEFAULT_DIR, path_of, validate_name};
 use interceptor_bench::instructions::DEFAULT_RESULTS_DIR;
 use interceptor_bench::report::{self, Benches, HtmlReport, ReportError, directory_of};
@@ -22,8 +22,10 @@ pub struct Args {
     /// The directory of baseline files.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DIR)]
     dir: PathBuf,
-    /// The smallest change that counts as a regression: a percentage or a fraction below 1 (0.1)
-    /// [default: 10% for timings, 2% with --instructions]
+    /// The smallest change that counts as a regression: a percentage or a fraction below 1 (0.1). Against a
+    /// baseline of 3 or more runs (`ibench baseline save NAME --add-run`) each pair tolerates the larger of this and
+    /// 8 × its own run-to-run scatter in those runs. [default: 3% for a paired baseline of 3+ runs, 10% for one
+    /// run or criterion's signals, 2% with --instructions]
     #[arg(long)]
     threshold: Option<Threshold>,
     /// Compare instruction counts (`baselines/instructions-NAME.json`, from
@@ -90,7 +92,11 @@ pub fn run(args: Args) -> ExitCode {
             }
             None => Signal::Paired,
         };
-        let options = Options { threshold: args.threshold.unwrap_or_default(), signal, budget: args.results_args.budget };
+        let threshold = args.threshold.unwrap_or_else(|| match signal {
+            Signal::Paired => default_threshold(&baseline),
+            _ => Threshold::default(),
+        });
+        let options = Options { threshold, signal, budget: args.results_args.budget };
         let criterion = args.results_args.read(Results::LAST_RUN);
         let comparison = if signal == Signal::Paired {
             if baseline.paired.is_empty() {

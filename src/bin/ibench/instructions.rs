@@ -65,7 +65,7 @@ pub fn run(args: Args) -> ExitCode {
                     println!("saved {}", path.display());
                     ExitCode::SUCCESS
                 }
-                Err(e) => unusable(format!("cannot write {}: {e}", path.display())),
+                Err(e) => unusable(e),
             }
         }
         Action::Compare { baseline, threshold, format, results } => {

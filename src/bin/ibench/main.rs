@@ -14,6 +14,8 @@ mod flags;
 mod instructions;
 mod load;
 mod overhead;
+#[cfg(test)]
+mod readme_commands;
 mod report;
 mod results_args;
 mod serve;

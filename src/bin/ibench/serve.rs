@@ -11,13 +11,10 @@ use interceptor_bench::fault::{FaultConfig, FaultLayer};
 use interceptor_bench::interceptors::logger::{LogWriter, LoggerLayer};
 use interceptor_bench::interceptors::otel::OtelLayer;
 use interceptor_bench::server::{Drain, Server, ServerConfig, StackListener, TerminationSignals};
-use interceptor_bench::stack::{Interceptors, Stack, find, parse_chain, seed_stacks};
+use interceptor_bench::stack::{Interceptors, SEED_LAYOUT, Stack, find, parse_chain, seed_stacks};
 
 use crate::flags;
 use clap::builder::RangedU64ValueParser;
-
-/// The seed's ports, in the order of `seed_stacks()`: full, baseline, validation, logger, tracing.
-const SEED_PORTS: [u16; 5] = [8080, 8081, 8082, 8083, 8084];
 
 /// The most `--max-connections`: far past what one process's descriptors allow anyway.
 const MAX_CONNECTIONS: u64 = 1 << 20;
@@ -139,7 +136,8 @@ impl Args {
     /// The listeners to bind: the --stack ones, or the seed's five shifted by --port-offset.
     fn listeners(&self) -> Result<Vec<(Stack, SocketAddr)>, String> {
         let with_ports: Vec<(Stack, u16)> = if self.stacks.is_empty() {
-            let shifted = SEED_PORTS.iter().map(|port| {
+            let shifted = SEED_LAYOUT.iter().map(|listener| {
+                let port = listener.port;
                 port.checked_add(self.port_offset)
                     .ok_or_else(|| format!("--port-offset {} puts port {port} past 65535", self.port_offset))
             });

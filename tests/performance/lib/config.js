@@ -10,7 +10,8 @@
 import http from 'k6/http';
 import { check } from 'k6';
 
-// The seed's ports: 8080 full chain, 8081 baseline, 8082 validation, 8083 logger, 8084 tracing.
+// The seed's ports: 8080 full chain, 8081 baseline, 8082 validation, 8083 logger, 8084 tracing —
+// a copy of interceptor_bench::stack::SEED_LAYOUT, kept equal to it by a test in src/stack.rs.
 export const LISTENERS = { full: 8080, baseline: 8081, validation: 8082, logger: 8083, tracing: 8084 };
 
 const host = __ENV.IBENCH_HOST || '127.0.0.1';
