@@ -18,6 +18,7 @@
 //! # });
 //! ```
 
+use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -28,6 +29,7 @@ use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::Deserialize;
 use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep, sleep_until};
 
 use super::target::Target;
 use super::wire::{self, Connection};
@@ -107,6 +109,10 @@ pub struct Caller {
     /// The body the greeter answers with, byte for byte: checked before decoding it.
     expected_body: Vec<u8>,
     connection: Option<Link>,
+    /// The calls' timeout: one timer kept across calls and moved only when it fires, because
+    /// `tokio::time::timeout` inserts and removes a timer-wheel entry on every call (the
+    /// generator's largest cost after the socket calls). Created on the first call.
+    watchdog: Option<Pin<Box<Sleep>>>,
 }
 
 impl Caller {
@@ -140,7 +146,7 @@ impl Caller {
             request.extend_from_slice(&body);
             Prepared::Http1(request)
         };
-        Caller { target, request, expected, expected_body, connection: None }
+        Caller { target, request, expected, expected_body, connection: None, watchdog: None }
     }
 
     async fn call(&mut self) -> Outcome {
@@ -244,18 +250,88 @@ impl Caller {
 
     /// One `SayHello`, abandoned (and its connection closed) after `timeout`.
     pub async fn say_hello(&mut self, timeout: Duration) -> Outcome {
-        match tokio::time::timeout(timeout, self.call()).await {
-            Ok(outcome) => outcome,
-            // The connection may still carry the late answer: never reuse it.
-            Err(_) => {
-                self.connection = None;
-                Outcome::transport_error()
-            }
+        self.say_hello_by(Instant::now() + timeout).await
+    }
+
+    /// One `SayHello`, abandoned (and its connection closed) at `deadline`: what
+    /// [`Caller::say_hello`] does, for a caller that has just read the clock anyway.
+    pub async fn say_hello_by(&mut self, deadline: Instant) -> Outcome {
+        // Armed for an earlier call's deadline (earlier, with the same timeout), the timer
+        // fires early at most once per timeout and is moved on to the call in flight then.
+        let mut watchdog = self.watchdog.take().unwrap_or_else(|| Box::pin(sleep_until(deadline)));
+        if watchdog.deadline() > deadline {
+            watchdog.as_mut().reset(deadline);
         }
+        let outcome = {
+            let mut call = std::pin::pin!(self.call());
+            loop {
+                tokio::select! {
+                    biased;
+                    outcome = &mut call => break Some(outcome),
+                    () = watchdog.as_mut() => {
+                        if Instant::now() >= deadline {
+                            break None;
+                        }
+                        watchdog.as_mut().reset(deadline);
+                    }
+                }
+            }
+        };
+        self.watchdog = Some(watchdog);
+        outcome.unwrap_or_else(|| {
+            // The connection may still carry the late answer: never reuse it.
+            self.connection = None;
+            Outcome::transport_error()
+        })
     }
 }
 
 /// The `grpc-status` in trailers (or the headers of a trailers-only answer).
 fn grpc_status(headers: &HeaderMap) -> Option<u32> {
     headers.get("grpc-status")?.to_str().ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A server that answers the requests on one connection after the given delays, in turn.
+    async fn answering_after(delays: Vec<Duration>) -> Target {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            for delay in delays {
+                let mut request = [0; 1024];
+                if socket.read(&mut request).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                tokio::time::sleep(delay).await;
+                socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await.unwrap();
+            }
+            // Holds the connection open without answering the next request.
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        });
+        Target::parse(&url).unwrap()
+    }
+
+    #[tokio::test]
+    async fn each_call_times_out_at_its_own_deadline_not_an_earlier_calls() {
+        let timeout = Duration::from_millis(400);
+        let mut caller = Caller::new(answering_after(vec![Duration::ZERO, Duration::from_millis(200)]).await, "vu-0");
+        // The first call arms the timer for its own deadline, 400 ms on.
+        assert_eq!(caller.say_hello(timeout).await.status, Some(200));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The second is answered 200 ms in: past the first call's deadline, before its own.
+        let second = caller.say_hello(timeout).await;
+        assert_eq!(second.status, Some(200), "timed out at the first call's deadline: {second:?}");
+        // The third is never answered: it ends at its deadline, as a transport error.
+        let started = Instant::now();
+        let third = caller.say_hello(timeout).await;
+        assert!(third.transport_error && third.status.is_none(), "{third:?}");
+        assert!(started.elapsed() >= timeout, "ended {:?} in, before its deadline", started.elapsed());
+        assert!(caller.connection.is_none(), "a timed-out call's connection is never reused");
+    }
 }

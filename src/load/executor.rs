@@ -28,6 +28,7 @@
 //! assert_eq!(schedule.due(Duration::from_millis(2500)), 16);
 //! ```
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -36,7 +37,7 @@ use rand::seq::SliceRandom;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::client::Caller;
 use super::metrics::Recorder;
@@ -200,57 +201,71 @@ pub(crate) struct Shared {
     pub peak_busy: AtomicU32,
 }
 
-/// One VU's own connections and its order of listeners.
+/// One VU's own connections, its order of listeners, and the timer and stop signal it pauses
+/// on: one of each for its whole life, so that a pause moves the timer instead of creating a
+/// timer entry and a waiter on the stop token every time (at tens of thousands of iterations a
+/// second, those were a good part of the generator's own cost).
 struct Vu {
     id: usize,
     callers: Vec<Caller>,
     order: Vec<usize>,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    stopped: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
 impl Vu {
-    fn new(id: usize, targets: &[Target]) -> Self {
+    fn new(id: usize, shared: &Shared) -> Self {
         let name = format!("vu-{id}");
-        let callers = targets.iter().map(|target| Caller::new(target.clone(), &name)).collect();
-        Vu { id, callers, order: (0..targets.len()).collect() }
+        let callers = shared.targets.iter().map(|target| Caller::new(target.clone(), &name)).collect();
+        Vu {
+            id,
+            callers,
+            order: (0..shared.targets.len()).collect(),
+            timer: Box::pin(sleep_until(shared.end)),
+            stopped: Box::pin(shared.stop.clone().cancelled_owned()),
+        }
     }
 
-    /// One iteration: SayHello on each listener; the first request timed from `due`.
-    /// Returns whether every call failed to connect.
-    async fn iterate(&mut self, shared: &Shared, due: Instant) -> bool {
+    /// Sleeps until `deadline` or the stop; true when stopped first or when `deadline` is not
+    /// before the end. A timer that fires late, past the end, for a deadline before it does not
+    /// count: that lateness is the generator's, and the iteration due then still belongs to the run.
+    async fn pause_until(&mut self, shared: &Shared, deadline: Instant) -> bool {
+        self.timer.as_mut().reset(deadline.min(shared.end));
+        tokio::select! {
+            // A timer that fired wins over the stop that the end of the run (a little after it) gave.
+            biased;
+            () = self.timer.as_mut() => deadline >= shared.end,
+            () = self.stopped.as_mut() => true,
+        }
+    }
+
+    /// One iteration started `now`: SayHello on each listener, the first request timed from
+    /// `due`. Returns when it ended (the clock read that recorded its last call) and whether
+    /// every call failed to connect.
+    async fn iterate(&mut self, shared: &Shared, due: Instant, now: Instant) -> (Instant, bool) {
         let busy = shared.busy.fetch_add(1, Ordering::Relaxed) + 1;
         shared.peak_busy.fetch_max(busy, Ordering::Relaxed);
         if shared.shuffle {
             self.order.shuffle(&mut rand::rng());
         }
-        let mut since = due;
+        let (mut since, mut started) = (due, now);
         let mut all_transport_errors = true;
         for &listener in &self.order {
-            let outcome = self.callers[listener].say_hello(shared.timeout).await;
+            let outcome = self.callers[listener].say_hello_by(started + shared.timeout).await;
             // The next listener's call starts when this one was recorded as ended.
             since = shared.recorder.record(self.id, listener, since, outcome);
+            started = since;
             all_transport_errors &= outcome.transport_error;
         }
         shared.recorder.record_iteration(self.id, since);
         shared.busy.fetch_sub(1, Ordering::Relaxed);
-        all_transport_errors
-    }
-}
-
-/// Sleeps until `deadline` or the stop; true when stopped first or when `deadline` is not
-/// before the end. A timer that fires late, past the end, for a deadline before it does not
-/// count: that lateness is the generator's, and the iteration due then still belongs to the run.
-async fn pause_until(shared: &Shared, deadline: Instant) -> bool {
-    tokio::select! {
-        // A timer that fired wins over the stop that the end of the run (a little after it) gave.
-        biased;
-        () = sleep_until(deadline.min(shared.end)) => deadline >= shared.end,
-        () = shared.stop.cancelled() => true,
+        (since, all_transport_errors)
     }
 }
 
 /// A closed-model VU: iterates while its id is under the VU target, parks above it.
 pub(crate) async fn closed_vu(shared: Arc<Shared>, id: usize, mut target: watch::Receiver<u32>) {
-    let mut vu = Vu::new(id, &shared.targets);
+    let mut vu = Vu::new(id, &shared);
     while !shared.stop.is_cancelled() && Instant::now() < shared.end {
         if id as u32 >= *target.borrow_and_update() {
             tokio::select! {
@@ -259,13 +274,14 @@ pub(crate) async fn closed_vu(shared: Arc<Shared>, id: usize, mut target: watch:
             }
             continue;
         }
-        let unreachable = vu.iterate(&shared, Instant::now()).await;
+        let now = Instant::now();
+        let (_, unreachable) = vu.iterate(&shared, now, now).await;
         let think = match (unreachable, shared.sleep) {
             (true, sleep) => sleep.map_or(CONNECT_BACKOFF, |s| s.draw().max(CONNECT_BACKOFF)),
             (false, Some(sleep)) => sleep.draw(),
             (false, None) => Duration::ZERO,
         };
-        if !think.is_zero() && pause_until(&shared, Instant::now() + think).await {
+        if !think.is_zero() && vu.pause_until(&shared, Instant::now() + think).await {
             break;
         }
     }
@@ -314,9 +330,10 @@ const EARLY_START: Duration = Duration::from_millis(1);
 
 /// An open-model VU: claims scheduled iterations until the schedule or the run ends.
 pub(crate) async fn open_vu(shared: Arc<Shared>, id: usize, state: Arc<OpenState>) {
-    let mut vu = Vu::new(id, &shared.targets);
+    let mut vu = Vu::new(id, &shared);
+    // The clock is read once per iteration: the end of one is the claim time of the next.
+    let mut now = Instant::now();
     while !shared.stop.is_cancelled() {
-        let now = Instant::now();
         let Some(k) = state.claim(now) else { break };
         let Some(offset) = state.schedule.time_of(k) else { break };
         let due = state.start + offset;
@@ -324,19 +341,20 @@ pub(crate) async fn open_vu(shared: Arc<Shared>, id: usize, state: Arc<OpenState
         // a millisecond) stands between them; that is the generator's delay, not the server's,
         // so it is timed from its actual start. Claimed late: it waited for a free VU, and that
         // wait is the server's doing, so it is timed from the due time.
-        let since = if due > now + EARLY_START {
-            if pause_until(&shared, due).await {
+        let (since, started) = if due > now + EARLY_START {
+            if vu.pause_until(&shared, due).await {
                 // Due before the run ended, yet never started: it counts as dropped.
                 if due <= Instant::now() {
                     state.dropped.fetch_add(1, Ordering::Relaxed);
                 }
                 break;
             }
-            Instant::now()
+            let started = Instant::now();
+            (started, started)
         } else {
-            due.min(now)
+            (due.min(now), now)
         };
-        vu.iterate(&shared, since).await;
+        (now, _) = vu.iterate(&shared, since, started).await;
     }
 }
 

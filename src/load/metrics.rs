@@ -2,9 +2,9 @@
 //! failure and check counts, per stage and listener for the totals, and per interval for the
 //! time series.
 //!
-//! VUs record into a few mutex-guarded shards (VU id modulo the shard count), so that
-//! recording stays cheap and uncontended; the collector drains finished intervals once per
-//! interval and merges the shards at the end.
+//! VUs record into mutex-guarded shards (VU id modulo the shard count; one per runtime
+//! worker), so that recording stays cheap and uncontended; the collector drains finished
+//! intervals once per interval and merges the shards at the end.
 //!
 //! ```
 //! use interceptor_bench::load::client::Outcome;
@@ -20,6 +20,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -52,6 +53,19 @@ pub struct Cell {
     pub failed: u64,
     /// Each of [`CHECKS`].
     pub checks: [CheckCount; 2],
+}
+
+impl Cell {
+    /// An empty cell whose histogram already spans `like`'s range, so that recording the same
+    /// kind of durations does not grow (reallocate and copy) it again.
+    fn like(like: &Cell) -> Self {
+        Cell {
+            duration: Histogram::new_from(&like.duration),
+            requests: 0,
+            failed: 0,
+            checks: [CheckCount::default(); 2],
+        }
+    }
 }
 
 impl Default for Cell {
@@ -206,21 +220,25 @@ pub struct Recorder {
     interval: Duration,
 }
 
-const SHARDS: usize = 16;
+/// The most shards: VUs on more worker threads than this share them.
+const MAX_SHARDS: usize = 16;
 
 impl Recorder {
     /// A recorder for a run started at `start` with stages ending at `stage_ends` (from the
-    /// start), `listeners` listeners, and a time series of `interval`-long buckets.
+    /// start), `listeners` listeners, and a time series of `interval`-long buckets; one shard
+    /// per worker of the tokio runtime it is created on (one on a current-thread runtime).
     pub fn new(start: Instant, stage_ends: Vec<Duration>, listeners: usize, interval: Duration) -> Self {
+        let workers = tokio::runtime::Handle::try_current().map_or(MAX_SHARDS, |handle| handle.metrics().num_workers());
         let cells = stage_ends.len().max(1) * listeners;
-        let shards =
-            (0..SHARDS).map(|_| Mutex::new(Shard { cells: vec![Cell::new(); cells], ..Shard::default() })).collect();
+        let shards = (0..workers.clamp(1, MAX_SHARDS))
+            .map(|_| Mutex::new(Shard { cells: vec![Cell::new(); cells], ..Shard::default() }))
+            .collect();
         Recorder { shards, start, stage_ends, listeners, interval }
     }
 
     fn shard(&self, vu: usize) -> std::sync::MutexGuard<'_, Shard> {
         // A VU that panicked while recording leaves counts that are still counts.
-        self.shards[vu % SHARDS].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shards[vu % self.shards.len()].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The interval index of `at`.
@@ -236,8 +254,11 @@ impl Recorder {
         let stage = self.stage_ends.partition_point(|end| *end <= elapsed).min(self.stage_ends.len().saturating_sub(1));
         let bucket = self.bucket_of(now);
         let mut shard = self.shard(vu);
-        shard.cells[stage * self.listeners + listener].record(duration, outcome);
-        shard.buckets.entry(bucket).or_default().cell.record(duration, outcome);
+        let Shard { cells, buckets, .. } = &mut *shard;
+        let cell = &mut cells[stage * self.listeners + listener];
+        cell.record(duration, outcome);
+        let bucket = buckets.entry(bucket).or_insert_with(|| Bucket { cell: Cell::like(cell), iterations: 0 });
+        bucket.cell.record(duration, outcome);
         now
     }
 
@@ -252,13 +273,20 @@ impl Recorder {
     /// Takes the buckets before `until` out of every shard, merged by index.
     pub fn drain_buckets(&self, until: u64) -> BTreeMap<u64, Bucket> {
         let mut merged: BTreeMap<u64, Bucket> = BTreeMap::new();
-        for index in 0..SHARDS {
+        for index in 0..self.shards.len() {
             let mut shard = self.shard(index);
             let later = shard.buckets.split_off(&until);
             for (index, bucket) in std::mem::replace(&mut shard.buckets, later) {
-                let entry = merged.entry(index).or_default();
-                entry.cell.add(&bucket.cell);
-                entry.iterations += bucket.iterations;
+                match merged.entry(index) {
+                    Entry::Vacant(entry) => {
+                        entry.insert(bucket);
+                    }
+                    Entry::Occupied(mut entry) => {
+                        let entry = entry.get_mut();
+                        entry.cell.add(&bucket.cell);
+                        entry.iterations += bucket.iterations;
+                    }
+                }
             }
         }
         merged
@@ -269,7 +297,7 @@ impl Recorder {
         let stages = self.stage_ends.len().max(1);
         let mut cells = vec![vec![Cell::new(); self.listeners]; stages];
         let mut iterations = 0;
-        for index in 0..SHARDS {
+        for index in 0..self.shards.len() {
             let shard = self.shard(index);
             iterations += shard.iterations;
             for (position, cell) in shard.cells.iter().enumerate() {
