@@ -17,7 +17,9 @@ use regex::Regex;
 ///
 /// Unlike `ibench compare`, this needs no stored timing baseline and sees a change that slows every stack alike
 /// (the codec, the handler). Both builds are release builds of `ibench` under --work-dir (the base's files are
-/// exported there with `git archive`); the first run builds the dependencies once, later runs reuse them.
+/// exported there with `git archive`), every function aligned to 64 bytes (RUSTFLAGS gains
+/// `-C llvm-args=-align-all-functions=6`) so that a change to one stack does not move the others' code layout;
+/// build --base-bin/--candidate-bin the same way. The first run builds the dependencies once, later runs reuse them.
 /// Revisions from before `ibench ab` existed have no worker and are refused.
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
