@@ -499,7 +499,7 @@ impl BackgroundServer {
     /// server's runtime (where a `tower_buffer` layer spawns its worker).
     pub fn start(stack: &Stack, interceptors: &Interceptors) -> io::Result<Self> {
         let (stack, interceptors) = (stack.clone(), interceptors.clone());
-        Self::spawn(move || {
+        Self::start_with(move || {
             let entry: fn(http::Request<Incoming>) -> HttpRequest = box_request;
             stack.http_service(&interceptors, Greeter::new()).map_request(entry)
         })
@@ -513,11 +513,12 @@ impl BackgroundServer {
         RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
         RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        Self::spawn(move || service)
+        Self::start_with(move || service)
     }
 
-    /// Starts the service `make` builds on the server's thread, within its runtime.
-    fn spawn<S, RB>(make: impl FnOnce() -> S + Send + 'static) -> io::Result<Self>
+    /// Starts the service `make` builds on the server's thread, within its runtime (where a
+    /// `tower_buffer` layer in it spawns its worker).
+    pub fn start_with<S, RB>(make: impl FnOnce() -> S + Send + 'static) -> io::Result<Self>
     where
         S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
         S::Future: Send + 'static,
