@@ -9,7 +9,8 @@
 //!   request through the Connect codec, against the baseline through the same codec.
 //!
 //! - suites `ecosystem` and `ecosystem_4k`: each ecosystem layer against the baseline, both as
-//!   HTTP services answering the suite's request (`interceptor_bench::ecosystem::suites`).
+//!   HTTP services answering the suite's request (`interceptor_bench::ecosystem::suites`),
+//!   in-process and over loopback (each on its own server, `Suite::server`).
 //!
 //! `cargo bench --bench paired` takes about two minutes; `-- logger` runs only the pairs whose
 //! candidate id matches, `-- --paired-time 3s` samples each pair longer.
@@ -22,7 +23,7 @@ use http_body_util::Full;
 use interceptor_bench::bench::BASELINE;
 use interceptor_bench::ecosystem::suites;
 use interceptor_bench::paired::PairedBench;
-use interceptor_bench::stack::{Interceptors, find};
+use interceptor_bench::stack::{Interceptors, Stack, find};
 use tower::Service;
 
 #[path = "support/comparators.rs"]
@@ -54,13 +55,22 @@ fn main() {
         }
         catalog.catalog();
         comparators::visit(&mut comparators);
-        // The ecosystem suites: each layer against the baseline, both as HTTP services.
+        // The ecosystem suites: each layer against the baseline, both as HTTP services, then
+        // over loopback, each on its own server.
         for (suite, paired) in ecosystem.iter().zip(&mut ecosystem_benches) {
+            let start = |stack: &Stack| {
+                suite
+                    .server(stack, &interceptors)
+                    .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()))
+            };
+            let reference_server = start(&baseline);
             for stack in &suite.stacks {
                 let _runtime = paired.runtime().enter();
                 let reference = suite.service(&baseline, &interceptors);
                 let candidate = suite.service(stack, &interceptors);
                 paired.http(BASELINE, reference, stack.name(), candidate);
+                let server = start(stack);
+                paired.loopback(BASELINE, reference_server.addr(), stack.name(), server.addr());
             }
         }
     }
