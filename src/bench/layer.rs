@@ -203,23 +203,24 @@ pub const ALL: &str = "all";
 /// use http_body_util::Full;
 /// use interceptor_bench::bench::bench_service_layers;
 /// use tower::ServiceBuilder;
-/// use tower::util::BoxCloneService;
+/// use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 ///
 /// type Request = http::Request<Full<Bytes>>;
 /// let echo = tower::service_fn(|request: Request| async move {
 ///     Ok::<_, std::convert::Infallible>(http::Response::new(request.into_body()))
 /// });
-/// // Your service with some of its layers: box it so every subset has one type.
+/// // Your service with some of its layers (one type for every subset: `option_layer`).
 /// let build = |layers: &[&str]| {
-///     let trace = layers.contains(&"trace").then(tower_http::trace::TraceLayer::new_for_http);
-///     let cors = layers.contains(&"cors").then(tower_http::cors::CorsLayer::permissive);
-///     let service = ServiceBuilder::new().option_layer(trace).option_layer(cors).service(echo);
-///     BoxCloneService::new(service)
+///     let limit = layers.contains(&"limit").then(|| tower::limit::ConcurrencyLimitLayer::new(64));
+///     let sensitive = layers
+///         .contains(&"sensitive")
+///         .then(|| SetSensitiveRequestHeadersLayer::new([http::header::AUTHORIZATION]));
+///     ServiceBuilder::new().option_layer(limit).option_layer(sensitive).service(echo.clone())
 /// };
 /// let request = http::Request::post("/echo").body(Full::new(Bytes::from_static(b"hi"))).unwrap();
 ///
 /// let mut c = Criterion::default();
-/// bench_service_layers(&mut c, "echo", &["trace", "cors"], build, request);
+/// bench_service_layers(&mut c, "echo", &["limit", "sensitive"], build, request);
 /// ```
 ///
 /// # Panics
