@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 
 use interceptor_bench::allocations::{Allocations, CountingAllocator, DEFAULT_RESULTS_FILE, StackAllocations, count};
-use interceptor_bench::instructions::{bench_stacks, http_bench_stacks, prepare_one_call, prepare_one_http_call};
+use interceptor_bench::instructions::{counted_stacks, prepare_one_call, prepare_one_http_call};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -29,7 +29,7 @@ fn per_call(name: &str) -> Allocations {
 fn main() -> ExitCode {
     let mut rows = Vec::new();
     let mut unrepeatable = Vec::new();
-    let names: Vec<String> = bench_stacks().into_iter().chain(http_bench_stacks()).collect();
+    let names = counted_stacks();
     let width = names.iter().map(String::len).max().unwrap_or(0);
     println!("{:width$}  {:>11}  {:>8}", "stack", "allocations", "bytes");
     for name in names {

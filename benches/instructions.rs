@@ -6,13 +6,20 @@
 //! measures exactly one `poll_ready` + `call` + driving the future to completion with a no-op
 //! waker. No tokio runtime runs inside the measured region.
 //!
-//! Bench ids are the stack names with `/` and `-` replaced by `_` (`chain/3` → `chain_3`);
-//! `src/instructions.rs` maps them back. `chain/9` is the `full` stack and is not measured twice.
+//! `one_http_call` does the same for one HTTP request through an HTTP-level stack
+//! (`ecosystem/baseline`: the codec over the greeter; `ecosystem/<layer>`: one ecosystem layer
+//! around it), its response body read to its end, on a current-thread runtime the setup built
+//! (`tower_buffer`'s worker runs on it inside the measured call).
+//!
+//! Bench ids are the stack names with `/` and `-` replaced by `_` (`chain/3` → `chain_3`), and
+//! without `ecosystem/` under `one_http_call`; `src/instructions.rs` maps them back. `chain/9` is
+//! the `full` stack and is not measured twice.
 
 use std::hint::black_box;
 
 use gungraun::prelude::*;
-use interceptor_bench::instructions::{OneCall, prepare_one_call};
+use interceptor_bench::connect::ResponseBody;
+use interceptor_bench::instructions::{OneCall, OneHttpCall, prepare_one_call, prepare_one_http_call};
 use interceptor_bench::rpc::RpcResult;
 
 #[library_benchmark]
@@ -45,5 +52,28 @@ fn one_call(call: OneCall) -> (OneCall, RpcResult) {
     (call, black_box(result))
 }
 
-library_benchmark_group!(name = stacks, benchmarks = [one_call]);
+#[library_benchmark]
+#[bench::baseline(setup = prepare_one_http_call, args = ("ecosystem/baseline"))]
+#[bench::tower_http_trace(setup = prepare_one_http_call, args = ("ecosystem/tower_http_trace"))]
+#[bench::tower_http_trace_fmt(setup = prepare_one_http_call, args = ("ecosystem/tower_http_trace_fmt"))]
+#[bench::tower_http_compression(setup = prepare_one_http_call, args = ("ecosystem/tower_http_compression"))]
+#[bench::tower_http_cors(setup = prepare_one_http_call, args = ("ecosystem/tower_http_cors"))]
+#[bench::tower_http_cors_origins(setup = prepare_one_http_call, args = ("ecosystem/tower_http_cors_origins"))]
+#[bench::tower_http_request_id(setup = prepare_one_http_call, args = ("ecosystem/tower_http_request_id"))]
+#[bench::tower_http_sensitive_headers(setup = prepare_one_http_call, args = ("ecosystem/tower_http_sensitive_headers"))]
+#[bench::tower_http_catch_panic(setup = prepare_one_http_call, args = ("ecosystem/tower_http_catch_panic"))]
+#[bench::tower_http_timeout(setup = prepare_one_http_call, args = ("ecosystem/tower_http_timeout"))]
+#[bench::tower_http_body_limit(setup = prepare_one_http_call, args = ("ecosystem/tower_http_body_limit"))]
+#[bench::tower_http_validate_bearer(setup = prepare_one_http_call, args = ("ecosystem/tower_http_validate_bearer"))]
+#[bench::tower_concurrency_limit(setup = prepare_one_http_call, args = ("ecosystem/tower_concurrency_limit"))]
+#[bench::tower_rate_limit(setup = prepare_one_http_call, args = ("ecosystem/tower_rate_limit"))]
+#[bench::tower_load_shed(setup = prepare_one_http_call, args = ("ecosystem/tower_load_shed"))]
+#[bench::tower_buffer(setup = prepare_one_http_call, args = ("ecosystem/tower_buffer"))]
+fn one_http_call(call: OneHttpCall) -> (OneHttpCall, http::Response<ResponseBody>) {
+    let mut call = black_box(call);
+    let response = call.run();
+    (call, black_box(response))
+}
+
+library_benchmark_group!(name = stacks, benchmarks = [one_call, one_http_call]);
 main!(library_benchmark_groups = stacks);

@@ -7,6 +7,11 @@
 //! - `http1_c16`: 16 round trips in flight on 16 keep-alive connections per iteration
 //!   (throughput in calls).
 //!
+//! Groups `ecosystem/loopback` and `ecosystem_4k/loopback`, the same two variants: the
+//! ecosystem suites (`interceptor_bench::ecosystem::suites`), the `baseline` and each tower-http
+//! or tower layer alone around the codec, each on its own server that gives every request the
+//! suite's headers (and, for `ecosystem_4k`, the 4 KiB name in place of the small body sent).
+//!
 //! Group `protocols/loopback`: sequential `SayHello` round trips on one kept-alive connection,
 //! made by `ibench load`'s own client, to the `baseline` stack in each protocol
 //! (`connect-json` and `connect-proto` over HTTP/1.1, `grpc` over h2c) beside `bare_hyper`
@@ -19,6 +24,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use interceptor_bench::bench::{BARE_HYPER, BASELINE, Depth, Harness, bare_hyper};
 use interceptor_bench::connect::Protocol;
+use interceptor_bench::ecosystem::suites;
 use interceptor_bench::load::Target;
 use interceptor_bench::load::client::Caller;
 use interceptor_bench::server::BackgroundServer;
@@ -39,6 +45,22 @@ fn loopback(c: &mut Criterion) {
         harness.loopback(&mut group, stack.name(), server.addr());
     }
     group.finish();
+}
+
+/// The ecosystem suites over loopback: the baseline and each layer alone around the codec, each
+/// on its own server answering the suite's request (`Suite::server`), beside bare hyper.
+fn ecosystem_layers(c: &mut Criterion) {
+    let harness = Harness::new();
+    let interceptors = Interceptors::default();
+    let baseline = find(BASELINE).expect("a catalog stack");
+    for suite in suites() {
+        let mut group = c.benchmark_group(Depth::Loopback.group(suite.name));
+        for stack in std::iter::once(&baseline).chain(&suite.stacks) {
+            let server = suite.server(stack, &interceptors).expect("a loopback server");
+            harness.loopback(&mut group, stack.name(), server.addr());
+        }
+        group.finish();
+    }
 }
 
 /// Sequential round trips by the load client in each protocol, beside bare hyper.
@@ -82,6 +104,6 @@ fn protocols(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = support::criterion(Duration::from_millis(500), Duration::from_secs(2), 50);
-    targets = loopback, protocols
+    targets = loopback, ecosystem_layers, protocols
 }
 criterion_main!(benches);

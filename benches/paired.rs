@@ -9,7 +9,8 @@
 //!   request through the Connect codec, against the baseline through the same codec.
 //!
 //! - suites `ecosystem` and `ecosystem_4k`: each ecosystem layer against the baseline, both as
-//!   HTTP services answering the suite's request (`interceptor_bench::ecosystem::suites`).
+//!   HTTP services answering the suite's request (`interceptor_bench::ecosystem::suites`),
+//!   in-process and over loopback (each layer's server beside the baseline's, `Suite::server_beside`).
 //!
 //! Each of the 5 rounds runs in a fresh process of this binary (`run_rounds`).
 //! `cargo bench --bench paired` takes about two minutes; `-- logger` runs only the pairs whose
@@ -50,13 +51,19 @@ fn main() {
     run_rounds(&names, |benches| {
         benches[0].catalog();
         comparators::visit(&mut benches[1]);
-        // The ecosystem suites: each layer against the baseline, both as HTTP services.
+        // The ecosystem suites: each layer against the baseline, both as HTTP services, then
+        // over loopback, each layer's server on the baseline server's thread.
         for (suite, paired) in ecosystem.iter().zip(&mut benches[2..]) {
+            let reference_server = suite.server(&baseline, &interceptors).expect("a loopback server for baseline");
             for stack in &suite.stacks {
                 let _runtime = paired.runtime().enter();
                 let reference = suite.service(&baseline, &interceptors);
                 let candidate = suite.service(stack, &interceptors);
                 paired.http(BASELINE, reference, stack.name(), candidate);
+                let server = suite
+                    .server_beside(&reference_server, stack, &interceptors)
+                    .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()));
+                paired.loopback(BASELINE, reference_server.addr(), stack.name(), server.addr());
             }
         }
     })

@@ -1,6 +1,6 @@
 //! Bench your own service: an axum `Router` with four tower-http layers, each layer measured by
 //! adding it alone to the bare router and by removing it from the full one, with
-//! `interceptor_bench::bench::bench_service`.
+//! `interceptor_bench::bench::bench_service_layers`.
 //!
 //! ```text
 //! cargo run --release --example axum_service -- --bench     # measure (criterion flags apply)
@@ -9,8 +9,9 @@
 //!
 //! `cargo test` runs it once per bench (criterion's test mode) to check that every variant answers.
 //! Bench ids in the criterion group `axum_service/in_process`: `baseline` (no layers), `all`
-//! (the four), `<layer>` (that layer alone) and `without_<layer>` (all but that one). What a layer
-//! costs alone is `<layer> − baseline`; what it costs in your stack is `all − without_<layer>`.
+//! (the four), `<layer>` (that layer alone) and `without_<layer>` (all but that one). The paired
+//! results (`ibench overhead`, suite `axum_service`) give what a layer costs alone (`<layer>`
+//! over `baseline`) and in your stack (`<layer>_in_stack`: `all` over `without_<layer>`).
 
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::Full;
-use interceptor_bench::bench::{BASELINE, bench_service};
+use interceptor_bench::bench::bench_service_layers;
 use serde::{Deserialize, Serialize};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
@@ -72,13 +73,7 @@ fn request() -> http::Request<Full<Bytes>> {
 }
 
 fn axum_service(c: &mut Criterion) {
-    bench_service(c, &format!("axum_service/{BASELINE}"), router(&[]), request());
-    bench_service(c, "axum_service/all", router(&LAYERS), request());
-    for layer in LAYERS {
-        bench_service(c, &format!("axum_service/{layer}"), router(&[layer]), request());
-        let others: Vec<&str> = LAYERS.into_iter().filter(|other| *other != layer).collect();
-        bench_service(c, &format!("axum_service/without_{layer}"), router(&others), request());
-    }
+    bench_service_layers(c, "axum_service", &LAYERS, router, request());
 }
 
 criterion_group! {

@@ -48,6 +48,7 @@ use tracing::Dispatch;
 use tracing::instrument::WithSubscriber;
 
 use crate::connect::{Protocol, ResponseBody, encode_error, encode_grpc_error};
+use crate::interceptors::logger::LogClock;
 use crate::rpc::{Code, RpcError};
 
 /// The request body every HTTP-level layer sees: the incoming body, boxed once.
@@ -314,6 +315,21 @@ pub fn describe(name: &str) -> Option<&'static str> {
 /// assert!(interceptor_bench::ecosystem::layer("logger").is_none());
 /// ```
 pub fn layer(name: &str) -> Option<HttpLayer> {
+    layer_with_clock(name, LogClock::System)
+}
+
+/// [`layer`], with the lines of a layer that logs (`tower_http_trace_fmt`) timestamped by
+/// `clock`: a fixed clock makes its lines, and the instructions spent on them, the same in
+/// every run, as the logger's [`LogClock`] does for the logger.
+///
+/// ```
+/// use interceptor_bench::ecosystem::layer_with_clock;
+/// use interceptor_bench::interceptors::logger::LogClock;
+///
+/// let fixed = LogClock::Fixed(std::time::SystemTime::UNIX_EPOCH);
+/// assert_eq!(layer_with_clock("tower_http_trace_fmt", fixed).unwrap().name(), "tower_http_trace_fmt");
+/// ```
+pub fn layer_with_clock(name: &str, clock: LogClock) -> Option<HttpLayer> {
     use tower_http::{
         catch_panic::CatchPanicLayer,
         compression::CompressionLayer,
@@ -328,8 +344,11 @@ pub fn layer(name: &str) -> Option<HttpLayer> {
     Some(match name {
         "tower_http_trace" => HttpLayer::new(name, TraceLayer::new_for_http()),
         "tower_http_trace_fmt" => {
-            let subscriber =
-                tracing_subscriber::fmt().with_max_level(tracing::Level::DEBUG).with_writer(std::io::sink).finish();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::DEBUG)
+                .with_timer(clock)
+                .with_writer(std::io::sink)
+                .finish();
             let dispatch = Dispatch::new(subscriber);
             HttpLayer::from_fn(name, move |inner| {
                 let traced = box_http(TraceLayer::new_for_http().layer(inner));
@@ -457,25 +476,90 @@ pub fn suites() -> Vec<Suite> {
 
 impl Suite {
     /// `stack`'s [`Stack::http_service`](crate::stack::Stack::http_service) over the greeter,
-    /// taking the benches' standard request and turning it into this suite's (its headers, and
-    /// for `ecosystem_4k` the 4 KiB name) inside the call, the same for the baseline as for
-    /// every layer. A `tower_buffer` stack spawns its worker here: call it within a tokio
-    /// runtime.
-    pub fn service(
+    /// taking the benches' standard request (any body: `Full<Bytes>` in-process, hyper's
+    /// `Incoming` in a server) and turning it into this suite's (its headers, and for
+    /// `ecosystem_4k` the 4 KiB name in place of the body sent) inside the call, the same for
+    /// the baseline as for every layer. A `tower_buffer` stack spawns its worker here: call it
+    /// within a tokio runtime.
+    pub fn service<B>(
         &self,
         stack: &crate::stack::Stack,
         interceptors: &crate::stack::Interceptors,
-    ) -> impl Service<http::Request<Full<Bytes>>, Response = http::Response<ResponseBody>, Error = Infallible> + Clone + use<>
+    ) -> impl Service<http::Request<B>, Response = http::Response<ResponseBody>, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + use<B>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
     {
-        let large = self.large.then(|| large_hello_request().into_body());
-        let service = stack.http_service(interceptors, crate::greeter::Greeter::new());
-        service.map_request(move |mut request: http::Request<Full<Bytes>>| {
-            if let Some(body) = &large {
-                *request.body_mut() = body.clone();
-            }
-            box_request(with_ecosystem_headers(request))
-        })
+        suite_service(self.large, stack, interceptors)
     }
+
+    /// A loopback server (127.0.0.1:0, its own thread and runtime) answering with
+    /// [`Suite::service`] of `stack`: what the loopback benches of the suite call. For
+    /// `ecosystem_4k` the 4 KiB name replaces the small body the client sends, on the server.
+    ///
+    /// ```
+    /// let suite = &interceptor_bench::ecosystem::suites()[0];
+    /// let bearer = interceptor_bench::stack::find("tower_http_validate_bearer").unwrap();
+    /// let server = suite.server(&bearer, &Default::default()).unwrap();
+    /// assert!(server.addr().ip().is_loopback());
+    /// ```
+    pub fn server(
+        &self,
+        stack: &crate::stack::Stack,
+        interceptors: &crate::stack::Interceptors,
+    ) -> std::io::Result<crate::server::BackgroundServer> {
+        let (large, stack, interceptors) = (self.large, stack.clone(), interceptors.clone());
+        crate::server::BackgroundServer::start_with(move || suite_service(large, &stack, &interceptors))
+    }
+
+    /// [`Suite::server`] on `reference`'s thread and runtime
+    /// ([`BackgroundServer::beside`](crate::server::BackgroundServer::beside)): the two servers
+    /// of a paired loopback comparison share one thread, so where the operating system places
+    /// threads favours neither.
+    ///
+    /// ```
+    /// let suite = &interceptor_bench::ecosystem::suites()[0];
+    /// let find = |name| interceptor_bench::stack::find(name).unwrap();
+    /// let reference = suite.server(&find("baseline"), &Default::default()).unwrap();
+    /// let cors = suite.server_beside(&reference, &find("tower_http_cors"), &Default::default()).unwrap();
+    /// assert_ne!(reference.addr(), cors.addr());
+    /// ```
+    pub fn server_beside(
+        &self,
+        reference: &crate::server::BackgroundServer,
+        stack: &crate::stack::Stack,
+        interceptors: &crate::stack::Interceptors,
+    ) -> std::io::Result<crate::server::BackgroundServer> {
+        let (large, stack, interceptors) = (self.large, stack.clone(), interceptors.clone());
+        reference.beside_with(move || suite_service(large, &stack, &interceptors))
+    }
+}
+
+/// [`Suite::service`] of a suite with (`large`) or without the 4 KiB name.
+fn suite_service<B>(
+    large: bool,
+    stack: &crate::stack::Stack,
+    interceptors: &crate::stack::Interceptors,
+) -> impl Service<http::Request<B>, Response = http::Response<ResponseBody>, Error = Infallible, Future: Send>
++ Clone
++ Send
++ use<B>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let large = large.then(|| large_hello_request().into_body());
+    let service = stack.http_service(interceptors, crate::greeter::Greeter::new());
+    service.map_request(move |request: http::Request<B>| {
+        let mut request = box_request(with_ecosystem_headers(request));
+        if let Some(body) = &large {
+            *request.body_mut() = box_request(http::Request::new(body.clone())).into_body();
+        }
+        request
+    })
 }
 
 /// Runs a service's calls, and the futures they return, under its own `tracing` subscriber.

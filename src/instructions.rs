@@ -74,14 +74,45 @@ pub fn bench_stacks() -> Vec<String> {
         .collect()
 }
 
-/// The gungraun bench id of a stack name: `chain/3` → `chain_3`.
+/// Every stack the bench counts, in bench order: the [`bench_stacks`] (one RPC each), then
+/// the [`http_bench_stacks`] (one HTTP request each).
 ///
 /// ```
-/// assert_eq!(interceptor_bench::instructions::bench_id("chain/3"), "chain_3");
+/// let names = interceptor_bench::instructions::counted_stacks();
+/// assert_eq!(names[0], "floor");
+/// assert_eq!(names.last().unwrap(), "ecosystem/tower_buffer");
+/// ```
+pub fn counted_stacks() -> Vec<String> {
+    bench_stacks().into_iter().chain(http_bench_stacks()).collect()
+}
+
+/// The gungraun bench id of a stack name within its bench function ([`bench_function`]):
+/// `chain/3` → `chain_3`, `ecosystem/tower_http_trace` → `tower_http_trace`.
+///
+/// ```
+/// use interceptor_bench::instructions::bench_id;
+/// assert_eq!(bench_id("chain/3"), "chain_3");
+/// assert_eq!(bench_id("ecosystem/tower_http_trace"), "tower_http_trace");
 /// ```
 pub fn bench_id(stack: &str) -> String {
-    stack.replace(['/', '-'], "_")
+    stack.strip_prefix(HTTP_PREFIX).unwrap_or(stack).replace(['/', '-'], "_")
 }
+
+/// The bench function that counts a stack: `one_http_call` for the [`http_bench_stacks`]
+/// (`ecosystem/…`), `one_call` for the others. gungraun leaves its results in
+/// `<results dir>/<function>.<bench id>/`.
+///
+/// ```
+/// use interceptor_bench::instructions::bench_function;
+/// assert_eq!(bench_function("logger"), "one_call");
+/// assert_eq!(bench_function("ecosystem/baseline"), "one_http_call");
+/// ```
+pub fn bench_function(stack: &str) -> &'static str {
+    if stack.starts_with(HTTP_PREFIX) { "one_http_call" } else { "one_call" }
+}
+
+/// The prefix of the HTTP-level stacks' names in the instruction and allocation benches.
+const HTTP_PREFIX: &str = "ecosystem/";
 
 /// One prepared RPC: a built, warmed service and the request it will answer.
 pub struct OneCall {
@@ -162,16 +193,16 @@ impl OneCall {
     }
 }
 
-/// The HTTP-level stacks whose calls `benches/allocations.rs` counts: `ecosystem/baseline` (the
-/// baseline stack as an HTTP service: codec and greeter), then `ecosystem/<layer>` for every
-/// [`ecosystem`](crate::stack::ecosystem) stack.
+/// The HTTP-level stacks whose calls the instruction bench and `benches/allocations.rs`
+/// count: `ecosystem/baseline` (the baseline stack as an HTTP service: codec and greeter), then
+/// `ecosystem/<layer>` for every [`ecosystem`](crate::stack::ecosystem) stack.
 ///
 /// ```
 /// let names = interceptor_bench::instructions::http_bench_stacks();
 /// assert_eq!(names[..2], ["ecosystem/baseline", "ecosystem/tower_http_trace"]);
 /// ```
 pub fn http_bench_stacks() -> Vec<String> {
-    std::iter::once("baseline").chain(crate::ecosystem::NAMES).map(|name| format!("ecosystem/{name}")).collect()
+    std::iter::once("baseline").chain(crate::ecosystem::NAMES).map(|name| format!("{HTTP_PREFIX}{name}")).collect()
 }
 
 /// One prepared HTTP call: a built, warmed HTTP service and the request it will answer.
@@ -181,9 +212,10 @@ pub struct OneHttpCall {
     runtime: tokio::runtime::Runtime,
 }
 
-/// Builds the HTTP-level stack `name` (an [`http_bench_stacks`] entry) as its
-/// [`Stack::http_service`] over the greeter, warms it with [`WARM_UP_CALLS`] calls and
-/// prepares one request with the ecosystem's headers. None of this is measured.
+/// Builds the HTTP-level stack `name` (an [`http_bench_stacks`] entry; a layer that logs on a
+/// fixed clock) as its [`Stack::http_service`] over the greeter, warms it with
+/// [`WARM_UP_CALLS`] calls and prepares one request with the ecosystem's headers. None of this
+/// is measured.
 ///
 /// # Panics
 /// On an unknown stack name, or a stack whose warm-up calls fail.
@@ -193,11 +225,14 @@ pub struct OneHttpCall {
 /// assert_eq!(call.run().status(), 200);
 /// ```
 pub fn prepare_one_http_call(name: &str) -> OneHttpCall {
-    let known = || http_bench_stacks().join(", ");
-    let stack = name
-        .strip_prefix("ecosystem/")
-        .and_then(|stack| crate::stack::find(stack).ok())
-        .unwrap_or_else(|| panic!("unknown HTTP bench stack {name:?}; known: {}", known()));
+    let unknown =
+        || -> Stack { panic!("unknown HTTP bench stack {name:?}; known: {}", http_bench_stacks().join(", ")) };
+    let stack = match name.strip_prefix(HTTP_PREFIX) {
+        Some("baseline") => Stack::of("baseline", &[]),
+        Some(layer) => crate::ecosystem::layer_with_clock(layer, LogClock::Fixed(BENCH_LOG_TIME))
+            .map_or_else(unknown, |layer| Stack::builder(layer.name().to_owned()).http(layer).build()),
+        None => unknown(),
+    };
     // tower_buffer spawns its worker on this runtime, which each call then runs.
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a current-thread tokio runtime");
@@ -274,14 +309,26 @@ pub enum InputError {
     },
 }
 
-/// Reads one count per [`bench_stacks`] entry from gungraun's `summary.json` files in `dir`
-/// (`<dir>/one_call.<bench id>/summary.json`).
+/// Reads one count per [`counted_stacks`] entry from gungraun's `summary.json` files in `dir`
+/// (`<dir>/<bench function>.<bench id>/summary.json`).
 pub fn read_results(dir: &Path) -> Result<Vec<StackCount>, InputError> {
-    bench_stacks().into_iter().map(|stack| read_summary(dir, stack)).collect()
+    counted_stacks().into_iter().map(|stack| read_summary(dir, stack)).collect()
+}
+
+/// Where gungraun leaves the `summary.json` of `stack` under the results folder:
+/// `<bench function>.<bench id>`.
+///
+/// ```
+/// use interceptor_bench::instructions::summary_folder;
+/// assert_eq!(summary_folder("chain/3"), "one_call.chain_3");
+/// assert_eq!(summary_folder("ecosystem/tower_buffer"), "one_http_call.tower_buffer");
+/// ```
+pub fn summary_folder(stack: &str) -> String {
+    format!("{}.{}", bench_function(stack), bench_id(stack))
 }
 
 fn read_summary(dir: &Path, stack: String) -> Result<StackCount, InputError> {
-    let path = dir.join(format!("one_call.{}", bench_id(&stack))).join("summary.json");
+    let path = dir.join(summary_folder(&stack)).join("summary.json");
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -392,8 +439,9 @@ pub struct Row {
     pub delta: Option<i64>,
     /// Delta in percent of the baseline.
     pub delta_pct: Option<f64>,
-    /// Current instructions minus the current `baseline` stack's (the stack's interceptors'
-    /// own cost); for `chain/N`, minus `chain/N-1` (the N-th interceptor in its place).
+    /// Current instructions minus the current count of the stack's [`reference_of`]: a catalog
+    /// stack's interceptors' own cost over `baseline`; for `chain/N`, the N-th interceptor in
+    /// its place; for an HTTP-level stack, its layer over `ecosystem/baseline`.
     pub overhead: Option<i64>,
     /// Grew by more than the threshold.
     pub regressed: bool,
@@ -406,6 +454,8 @@ pub struct Comparison {
     pub threshold_pct: f64,
     /// One row per current stack.
     pub rows: Vec<Row>,
+    /// Stacks of the baseline that the current run did not count (renamed or removed).
+    pub not_counted: Vec<String>,
 }
 
 impl Comparison {
@@ -414,10 +464,24 @@ impl Comparison {
         self.rows.iter().filter(|r| r.regressed).map(|r| r.name.as_str()).collect()
     }
 
-    /// The JSON form: `{"threshold_pct", "verdict": "ok"|"regressed", "regressed": [...], "rows": [...]}`.
+    /// The names of the stacks the baseline has no count for: shown, and not gated until a
+    /// baseline with them is saved.
+    pub fn ungated(&self) -> Vec<&str> {
+        self.rows.iter().filter(|r| r.baseline.is_none()).map(|r| r.name.as_str()).collect()
+    }
+
+    /// The JSON form: `{"threshold_pct", "verdict": "ok"|"regressed", "regressed": [...],
+    /// "ungated": [...], "not_counted": [...], "rows": [...]}`.
     pub fn to_json(&self) -> Value {
         let verdict = if self.regressed().is_empty() { "ok" } else { "regressed" };
-        json!({"threshold_pct": self.threshold_pct, "verdict": verdict, "regressed": self.regressed(), "rows": self.rows})
+        json!({
+            "threshold_pct": self.threshold_pct,
+            "verdict": verdict,
+            "regressed": self.regressed(),
+            "ungated": self.ungated(),
+            "not_counted": self.not_counted,
+            "rows": self.rows,
+        })
     }
 
     /// A fixed-width table, one line per stack, then the verdict.
@@ -482,14 +546,53 @@ impl Comparison {
                 self.threshold_pct
             );
         }
+        let ungated = self.ungated();
+        if !ungated.is_empty() {
+            let _ = writeln!(
+                out,
+                "NOT GATED: {} {} no count in the baseline; save a baseline that has them \
+                 (`ibench instructions save NAME --force`) to gate them",
+                ungated.join(", "),
+                if ungated.len() == 1 { "has" } else { "have" }
+            );
+        }
+        if !self.not_counted.is_empty() {
+            let _ = writeln!(out, "not counted by this run, in the baseline only: {}", self.not_counted.join(", "));
+        }
         out
+    }
+}
+
+/// The stack whose count a stack's overhead is taken over: `baseline` for a catalog stack,
+/// `chain/N-1` for `chain/N` (`baseline` for `chain/1`), `ecosystem/baseline` for an HTTP-level
+/// stack; `None` for the references themselves (`floor`, `baseline`, `ecosystem/baseline`).
+///
+/// ```
+/// use interceptor_bench::instructions::reference_of;
+/// assert_eq!(reference_of("logger").as_deref(), Some("baseline"));
+/// assert_eq!(reference_of("chain/1").as_deref(), Some("baseline"));
+/// assert_eq!(reference_of("chain/3").as_deref(), Some("chain/2"));
+/// assert_eq!(reference_of("ecosystem/tower_buffer").as_deref(), Some("ecosystem/baseline"));
+/// assert_eq!(reference_of("ecosystem/baseline"), None);
+/// ```
+pub fn reference_of(stack: &str) -> Option<String> {
+    let http_baseline = format!("{HTTP_PREFIX}baseline");
+    if [FLOOR, "baseline", &http_baseline].contains(&stack) {
+        return None;
+    }
+    if stack.starts_with(HTTP_PREFIX) {
+        return Some(http_baseline);
+    }
+    match stack.strip_prefix("chain/").and_then(|n| n.parse::<usize>().ok()) {
+        Some(n) if n > 1 => Some(format!("chain/{}", n - 1)),
+        _ => Some("baseline".to_owned()),
     }
 }
 
 /// Allocations per call beside instructions: one line per stack counted by
 /// `benches/allocations.rs` (see [`crate::allocations`]), with its instructions where the
-/// instruction bench measured it, and both as overheads over the stack's reference (`baseline`;
-/// `ecosystem/baseline` for HTTP-level stacks). A GitHub table when `markdown`.
+/// instruction bench measured it, and the allocations as an overhead over the stack's
+/// [`reference_of`]. A GitHub table when `markdown`.
 ///
 /// ```
 /// use interceptor_bench::allocations::{Allocations, StackAllocations};
@@ -505,7 +608,6 @@ pub fn allocations_table(
     counts: &[StackCount],
     markdown: bool,
 ) -> String {
-    let reference = |name: &str| if name.starts_with("ecosystem/") { "ecosystem/baseline" } else { "baseline" };
     let find = |name: &str| allocations.iter().find(|a| a.name == name).map(|a| a.per_call.allocations);
     let mut out = String::from("\nallocations per call (cargo bench --bench allocations):\n");
     let header = ["stack", "Ir", "allocations", "overhead", "bytes"];
@@ -514,10 +616,9 @@ pub fn allocations_table(
         .map(|a| {
             let instructions =
                 counts.iter().find(|c| c.name == a.name).map_or("-".to_owned(), |c| c.instructions.to_string());
-            let overhead = match find(reference(&a.name)) {
-                Some(r) if reference(&a.name) != a.name => format!("{:+}", a.per_call.allocations as i64 - r as i64),
-                _ => "-".to_owned(),
-            };
+            let overhead = reference_of(&a.name)
+                .and_then(|reference| find(&reference))
+                .map_or("-".to_owned(), |r| format!("{:+}", a.per_call.allocations as i64 - r as i64));
             [a.name.clone(), instructions, a.per_call.allocations.to_string(), overhead, a.per_call.bytes.to_string()]
         })
         .collect();
@@ -536,7 +637,20 @@ pub fn allocations_table(
 }
 
 /// Compares `current` counts with `baseline`: a stack regresses when its instructions grew by
-/// more than `threshold_pct` percent. Stacks missing from the baseline are shown, never failed.
+/// more than `threshold_pct` percent. Stacks missing from the baseline are never failed: they
+/// are listed as [`ungated`](Comparison::ungated) (the table says `NOT GATED`), as the
+/// baseline's stacks this run did not count are listed as [`not_counted`](Comparison::not_counted).
+///
+/// ```
+/// use interceptor_bench::instructions::{Baseline, StackCount, compare};
+///
+/// let count = |name: &str, instructions| StackCount { name: name.into(), instructions, estimated_cycles: None };
+/// let baseline = Baseline::new(vec![count("baseline", 1000), count("gone", 5)], "ibench instructions save x", "cargo bench");
+/// let comparison = compare(&baseline, &[count("baseline", 1000), count("ecosystem/tower_buffer", 9000)], 2.0);
+/// assert_eq!(comparison.ungated(), ["ecosystem/tower_buffer"]);
+/// assert_eq!(comparison.not_counted, ["gone"]);
+/// assert!(comparison.to_table().contains("NOT GATED: ecosystem/tower_buffer has no count in the baseline"));
+/// ```
 pub fn compare(baseline: &Baseline, current: &[StackCount], threshold_pct: f64) -> Comparison {
     let find = |stacks: &[StackCount], name: &str| stacks.iter().find(|s| s.name == name).map(|s| s.instructions);
     let rows = current
@@ -545,11 +659,7 @@ pub fn compare(baseline: &Baseline, current: &[StackCount], threshold_pct: f64) 
             let old = find(&baseline.stacks, &stack.name);
             let delta = old.map(|old| stack.instructions as i64 - old as i64);
             let delta_pct = old.zip(delta).filter(|(old, _)| *old > 0).map(|(old, d)| d as f64 * 100.0 / old as f64);
-            let reference = match stack.name.strip_prefix("chain/").and_then(|n| n.parse::<usize>().ok()) {
-                Some(1) | None if stack.name != "baseline" && stack.name != FLOOR => find(current, "baseline"),
-                Some(n) if n > 1 => find(current, &format!("chain/{}", n - 1)),
-                _ => None,
-            };
+            let reference = reference_of(&stack.name).and_then(|reference| find(current, &reference));
             Row {
                 name: stack.name.clone(),
                 baseline: old,
@@ -561,5 +671,7 @@ pub fn compare(baseline: &Baseline, current: &[StackCount], threshold_pct: f64) 
             }
         })
         .collect();
-    Comparison { threshold_pct, rows }
+    let not_counted =
+        baseline.stacks.iter().filter(|old| find(current, &old.name).is_none()).map(|old| old.name.clone()).collect();
+    Comparison { threshold_pct, rows, not_counted }
 }

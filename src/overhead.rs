@@ -542,17 +542,36 @@ impl Suite {
             .filter(|stack| chain_length(stack).is_none())
             .collect();
         in_catalog_order(&mut stacks);
+        // Pairs over another reference than the baseline (and no chain step): a layer added to
+        // the rest of a stack (`bench_service_layers`' `<layer>_in_stack` over
+        // `without_<layer>`), shown as `candidate (over reference)`.
+        let mut others: Vec<(&str, &str)> = results
+            .pairs
+            .iter()
+            .filter(|p| ![BASELINE, FLOOR, BARE_HYPER].contains(&p.reference.as_str()))
+            .filter(|p| chain_length(&p.candidate).is_none())
+            .map(|p| (p.reference.as_str(), p.candidate.as_str()))
+            .collect();
+        others.sort_by_key(|&(reference, candidate)| (candidate, reference));
+        others.dedup();
+        let row = |reference: &str, stack: &str, label: String| {
+            let at = |depth| pair(depth, reference, stack);
+            let overhead = |depth| at(depth).map(|p: &PairResult| Overhead::of_paired(&p.estimate.difference_ns));
+            Row {
+                stack: label,
+                in_process_ratio: at(Depth::InProcess).map(|p| p.estimate.ratio),
+                loopback_ratio: at(Depth::Loopback).map(|p| p.estimate.ratio),
+                ..Row::judged(stack, budget_ns, overhead(Depth::InProcess), overhead(Depth::Loopback))
+            }
+        };
         let rows = stacks
             .into_iter()
-            .map(|stack| {
-                let at = |depth| pair(depth, BASELINE, stack);
-                let overhead = |depth| at(depth).map(|p: &PairResult| Overhead::of_paired(&p.estimate.difference_ns));
-                Row {
-                    in_process_ratio: at(Depth::InProcess).map(|p| p.estimate.ratio),
-                    loopback_ratio: at(Depth::Loopback).map(|p| p.estimate.ratio),
-                    ..Row::judged(stack, budget_ns, overhead(Depth::InProcess), overhead(Depth::Loopback))
-                }
-            })
+            .map(|stack| row(BASELINE, stack, stack.to_owned()))
+            .chain(
+                others
+                    .into_iter()
+                    .map(|(reference, stack)| row(reference, stack, format!("{stack} (over {reference})"))),
+            )
             .collect();
         let mut chain = Vec::new();
         let mut previous = BASELINE.to_owned();
@@ -689,6 +708,42 @@ mod tests {
         assert_eq!(format_ns(3.5e9), "3.50 s");
         assert_eq!(format_signed_ns(-1_500.0), "-1.50 µs");
         assert_eq!(format_signed_ns(0.0), "+0 ns");
+    }
+
+    #[test]
+    fn paired_rows_over_another_reference_than_the_baseline_are_shown_with_it() {
+        use crate::paired::stats::Estimate;
+        use crate::paired::{PairEstimate, PairResult, SCHEMA, Schedule, SuiteResults};
+        let pair = |reference: &str, candidate: &str, difference: f64| PairResult {
+            depth: Depth::InProcess,
+            variant: "unary".into(),
+            reference: reference.into(),
+            candidate: candidate.into(),
+            batch: 64,
+            estimate: PairEstimate {
+                samples: 10,
+                reference_ns: Estimate { point: 1000.0, lower: 990.0, upper: 1010.0 },
+                candidate_ns: Estimate { point: 1000.0 + difference, lower: 990.0, upper: 1010.0 + difference },
+                difference_ns: Estimate { point: difference, lower: difference - 5.0, upper: difference + 5.0 },
+                ratio: Estimate { point: 1.0 + difference / 1000.0, lower: 1.0, upper: 2.0 },
+            },
+            measured: "2026-12-02T00:00:00Z".into(),
+        };
+        let results = SuiteResults {
+            schema: SCHEMA.into(),
+            suite: "my_api".into(),
+            confidence: 0.95,
+            schedule: Schedule::default(),
+            pairs: vec![
+                pair(BASELINE, "trace", 300.0),
+                pair("without_trace", "trace_in_stack", 420.0),
+                pair("chain/1", "chain/2", 50.0),
+            ],
+        };
+        let suite = Suite::from_paired(&results, 2e6).expect("a suite with a baseline");
+        let rows: Vec<(&str, f64)> =
+            suite.rows.iter().map(|row| (row.stack.as_str(), row.in_process.unwrap().median)).collect();
+        assert_eq!(rows, [("trace", 300.0), ("trace_in_stack (over without_trace)", 420.0)]);
     }
 
     #[test]

@@ -551,6 +551,30 @@ impl BackgroundServer {
         Self::spawn(Some(&self.runtime), move || service)
     }
 
+    /// Starts the service `make` builds on a thread of its own, within its runtime (where a
+    /// `tower_buffer` layer in it spawns its worker).
+    pub fn start_with<S, RB>(make: impl FnOnce() -> S + Send + 'static) -> io::Result<Self>
+    where
+        S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
+        RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        Self::spawn(None, make)
+    }
+
+    /// [`start_with`](BackgroundServer::start_with) on this server's thread and runtime
+    /// (see [`beside`](BackgroundServer::beside)).
+    pub fn beside_with<S, RB>(&self, make: impl FnOnce() -> S + Send + 'static) -> io::Result<Self>
+    where
+        S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
+        RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        Self::spawn(Some(&self.runtime), make)
+    }
+
     /// Starts the service `make` builds within the server's runtime: a new thread's, or
     /// `beside`'s as a task.
     fn spawn<S, RB>(

@@ -6,7 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use interceptor_bench::instructions::{Baseline, bench_id, bench_stacks, prepare_one_call};
+use interceptor_bench::instructions::{
+    Baseline, bench_function, bench_id, bench_stacks, counted_stacks, http_bench_stacks, prepare_one_call,
+    prepare_one_http_call, summary_folder,
+};
 use serde_json::{Value, json};
 
 const REFERENCE: &str = "baselines/instructions-reference.json";
@@ -25,7 +28,7 @@ fn temp_dir(name: &str) -> PathBuf {
 /// Writes `counts` as gungraun 0.20 `summary.json` files, the layout the bench leaves.
 fn write_results(dir: &Path, counts: &Value) {
     for stack in counts.as_array().unwrap() {
-        let bench = dir.join(format!("one_call.{}", bench_id(stack["name"].as_str().unwrap())));
+        let bench = dir.join(summary_folder(stack["name"].as_str().unwrap()));
         std::fs::create_dir_all(&bench).unwrap();
         let metrics = json!({
             "Ir": {"values": {"new": stack["instructions"]}},
@@ -48,11 +51,13 @@ fn compare(baseline: &Path, results: &Path) -> Output {
 fn the_bench_measures_every_stack_and_the_baseline_has_them_all() {
     let bench = std::fs::read_to_string("benches/instructions.rs").unwrap();
     let baseline = Baseline::read(Path::new(REFERENCE)).unwrap();
-    for stack in bench_stacks() {
-        let line = format!("#[bench::{}(setup = prepare_one_call, args = ({stack:?}))]", bench_id(&stack));
+    for stack in counted_stacks() {
+        let setup = format!("prepare_{}", bench_function(&stack));
+        let line = format!("#[bench::{}(setup = {setup}, args = ({stack:?}))]", bench_id(&stack));
         assert!(bench.contains(&line), "benches/instructions.rs lacks {line}");
         assert!(baseline.stacks.iter().any(|s| s.name == stack), "{REFERENCE} lacks {stack}");
     }
+    assert!(counted_stacks().contains(&"ecosystem/tower_buffer".to_owned()), "the ecosystem layers are counted");
 }
 
 #[test]
@@ -61,6 +66,30 @@ fn every_bench_stack_answers_its_one_call_without_waiting() {
         let mut call = prepare_one_call(&stack);
         assert!(call.run().is_ok(), "{stack}");
     }
+}
+
+#[test]
+fn every_http_bench_stack_answers_its_one_call() {
+    for stack in http_bench_stacks() {
+        let mut call = prepare_one_http_call(&stack);
+        assert_eq!(call.run().status(), 200, "{stack}");
+    }
+}
+
+#[test]
+fn a_stack_missing_from_the_baseline_passes_but_is_named_not_gated() {
+    let dir = temp_dir("ungated");
+    write_results(&dir, &reference()["stacks"]);
+    let mut baseline = reference();
+    baseline["stacks"].as_array_mut().unwrap().retain(|stack| stack["name"] != "ecosystem/tower_buffer");
+    let path = dir.join("without-buffer.json");
+    std::fs::write(&path, baseline.to_string()).unwrap();
+    let output = compare(&path, &dir);
+    assert_eq!(output.status.code(), Some(0), "a new stack cannot regress");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("NOT GATED: ecosystem/tower_buffer has no count in the baseline"), "{stdout}");
+    let unchanged = String::from_utf8_lossy(&compare(Path::new(REFERENCE), &dir).stdout).into_owned();
+    assert!(!unchanged.contains("NOT GATED"), "the reference gates every counted stack: {unchanged}");
 }
 
 #[test]

@@ -178,6 +178,95 @@ where
     group.finish();
 }
 
+/// The variant of [`bench_service_layers`] with all of your layers.
+pub const ALL: &str = "all";
+
+/// Benches your own service layer by layer: `build(subset)` makes your service with the named
+/// `layers` in `subset` (in the order of `layers`), and each layer is measured by adding it
+/// alone to the bare service and by removing it from the whole one, with your `request`.
+///
+/// In the criterion group `<suite>/in_process` it benches [`BASELINE`] (`build(&[])`), [`ALL`]
+/// (`build(layers)`), `<layer>` (that layer alone) and `without_<layer>` (all but that one),
+/// as [`bench_service`] does. Then it pairs them, interleaved in time ([`crate::paired`]):
+/// `all` and each `<layer>` against `baseline` (what a layer costs alone), and `all` against
+/// each `without_<layer>`, recorded as `<layer>_in_stack` (what the layer costs in your stack).
+/// `ibench overhead` shows every pair with its interval under the suite, the last as
+/// `<layer>_in_stack (over without_<layer>)`.
+///
+/// ```no_run
+/// use bytes::Bytes;
+/// use criterion::Criterion;
+/// use http_body_util::Full;
+/// use interceptor_bench::bench::bench_service_layers;
+/// use tower::ServiceBuilder;
+/// use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+///
+/// type Request = http::Request<Full<Bytes>>;
+/// let echo = tower::service_fn(|request: Request| async move {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(request.into_body()))
+/// });
+/// // Your service with some of its layers (one type for every subset: `option_layer`).
+/// let build = |layers: &[&str]| {
+///     let limit = layers.contains(&"limit").then(|| tower::limit::ConcurrencyLimitLayer::new(64));
+///     let sensitive = layers
+///         .contains(&"sensitive")
+///         .then(|| SetSensitiveRequestHeadersLayer::new([http::header::AUTHORIZATION]));
+///     ServiceBuilder::new().option_layer(limit).option_layer(sensitive).service(echo.clone())
+/// };
+/// let request = http::Request::post("/echo").body(Full::new(Bytes::from_static(b"hi"))).unwrap();
+///
+/// let mut c = Criterion::default();
+/// bench_service_layers(&mut c, "echo", &["limit", "sensitive"], build, request);
+/// ```
+///
+/// # Panics
+/// When `suite` is empty or has a `/`, when `layers` is empty or names `baseline` or `all`
+/// (or a layer twice), or when a variant fails its first call or does not answer 2xx.
+pub fn bench_service_layers<S, B>(
+    c: &mut Criterion,
+    suite: &str,
+    layers: &[&str],
+    build: impl Fn(&[&str]) -> S,
+    request: http::Request<Full<Bytes>>,
+) where
+    S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
+    S::Error: Debug,
+    B: Body,
+    B::Error: Debug,
+{
+    assert!(!suite.is_empty() && !suite.contains('/'), "name the suite without a '/', not {suite:?}");
+    let unique = layers.iter().enumerate().all(|(i, layer)| !layers[..i].contains(layer));
+    assert!(
+        !layers.is_empty() && unique && !layers.iter().any(|layer| [BASELINE, ALL].contains(layer)),
+        "list each of your layers once, none named {BASELINE:?} or {ALL:?}: {layers:?}"
+    );
+    let without = |layer: &str| -> Vec<&str> { layers.iter().copied().filter(|other| *other != layer).collect() };
+    let make_request = &repeat(request);
+
+    let harness = Harness::new();
+    let mut group = c.benchmark_group(Depth::InProcess.group(suite));
+    harness.http_with(&mut group, BASELINE, build(&[]), make_request);
+    harness.http_with(&mut group, ALL, build(layers), make_request);
+    for &layer in layers {
+        harness.http_with(&mut group, layer, build(&[layer]), make_request);
+        harness.http_with(&mut group, &format!("without_{layer}"), build(&without(layer)), make_request);
+    }
+    group.finish();
+
+    let mut paired = PairedBench::new(suite);
+    for _ in 0..paired.rounds() {
+        paired.http_with(BASELINE, build(&[]), ALL, build(layers), make_request);
+        for &layer in layers {
+            paired.http_with(BASELINE, build(&[]), layer, build(&[layer]), make_request);
+            let (reference, candidate) = (format!("without_{layer}"), format!("{layer}_in_stack"));
+            paired.http_with(&reference, build(&without(layer)), &candidate, build(layers), make_request);
+        }
+    }
+    if let Err(e) = paired.finish() {
+        panic!("cannot write the paired results of {suite:?}: {e}");
+    }
+}
+
 /// Builds copies of `request`: method, URI, version, headers and body.
 fn repeat(request: http::Request<Full<Bytes>>) -> impl Fn() -> http::Request<Full<Bytes>> {
     let (parts, body) = request.into_parts();

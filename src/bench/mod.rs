@@ -35,7 +35,7 @@
 //! side, in-process and over loopback HTTP, and `ibench overhead` prints what your layer adds.
 //! A layer over `http::Request`s (tower-http's, tower's, axum or tonic middleware) goes to
 //! [`bench_http_layer`] instead; your whole service (an axum `Router`) with your own request
-//! to [`bench_service`]. `docs/your-own-stack.md` walks through it from your own crate.
+//! to [`bench_service`], or layer by layer to [`bench_service_layers`]. `docs/your-own-stack.md` walks through it from your own crate.
 //!
 //! # Names
 //!
@@ -50,6 +50,8 @@
 //! | `comparators/in_process` | [`BASELINE`] and well-known HTTP layers, all over the codec | [`UNARY`] |
 //! | `ecosystem/in_process` | [`BASELINE`] and every [`ecosystem`](crate::stack::ecosystem) stack, as HTTP services | [`UNARY`] |
 //! | `ecosystem_4k/in_process` | [`BASELINE`] and `tower_http_compression`, with a 4 KiB answer | [`UNARY`] |
+//! | `ecosystem/loopback`, `ecosystem_4k/loopback` | the same stacks, each on its own server | [`HTTP1_SEQ`], [`HTTP1_C16`] |
+//! | `<your suite>/in_process` | [`bench_service_layers`]: [`BASELINE`], [`ALL`], each layer alone, `without_<layer>` | [`UNARY`] |
 //! | `<your layer>/in_process`, `<your layer>/loopback` | [`BASELINE`] and your layer | as above |
 //!
 //! ```
@@ -70,7 +72,7 @@ pub use calls::{BoxError, RoundTrips, ServiceCalls, TimedCalls, bare_hyper, floo
 #[cfg(feature = "criterion")]
 pub use harness::Harness;
 #[cfg(feature = "criterion")]
-pub use layer::{bench_http_layer, bench_layer, bench_service, stack_http_service};
+pub use layer::{ALL, bench_http_layer, bench_layer, bench_service, bench_service_layers, stack_http_service};
 
 use serde::{Deserialize, Serialize};
 

@@ -319,10 +319,35 @@ impl PairedBench {
         BB: Body,
         BB::Error: Debug,
     {
+        self.http_with(reference, a, candidate, b, crate::bench::http_request);
+    }
+
+    /// [`PairedBench::http`] with the requests `make_request` builds (your own request).
+    ///
+    /// # Panics
+    /// When either side fails the first call or does not answer 2xx.
+    pub fn http_with<A, B, BA, BB>(
+        &mut self,
+        reference: &str,
+        a: A,
+        candidate: &str,
+        b: B,
+        make_request: impl Fn() -> http::Request<Full<Bytes>> + Clone,
+    ) where
+        A: Service<http::Request<Full<Bytes>>, Response = http::Response<BA>>,
+        A::Error: Debug,
+        BA: Body,
+        BA::Error: Debug,
+        B: Service<http::Request<Full<Bytes>>, Response = http::Response<BB>>,
+        B::Error: Debug,
+        BB: Body,
+        BB::Error: Debug,
+    {
         if !self.selected(Depth::InProcess, candidate) {
             return;
         }
-        let (mut a, mut b) = (ServiceCalls::http(a), ServiceCalls::http(b));
+        let (mut a, mut b) =
+            (ServiceCalls::http_with(a, make_request.clone()), ServiceCalls::http_with(b, make_request));
         self.check(reference, a.check());
         self.check(candidate, b.check());
         self.measure(Depth::InProcess, (reference, a), (candidate, b));
