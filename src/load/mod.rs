@@ -36,7 +36,6 @@ pub mod target;
 pub mod threshold;
 pub mod wire;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -50,7 +49,7 @@ use self::client::Caller;
 use self::executor::{Model, Shared};
 use self::metrics::{Recorder, Series};
 pub use self::output::Report;
-use self::output::{MinMax, RunFacts};
+use self::output::{MinMax, RunFacts, Tally};
 use self::remote_write::{Feed, Gauges, RemoteWriteHandle};
 use self::resources::{Sampler, Source};
 pub use self::scenario::{ExecutorKind, Scenario, ScenarioError};
@@ -413,26 +412,10 @@ pub(crate) async fn measure<'a>(
             }
             bar.set_position((now - start).as_millis() as u64);
             if !abort_thresholds.is_empty() {
-                let snapshot = Report::build(RunFacts {
-                    scenario: &checked,
-                    executor: model.kind(),
-                    open_model,
-                    targets: BTreeMap::new(),
-                    totals: shared.recorder.totals(),
-                    series: Series::new(interval),
-                    elapsed: now - start,
-                    dropped: running.dropped(),
-                    interrupted: 0,
-                    vus: vus_seen,
-                    vus_max,
-                    aborted_by: None,
-                    resources: None,
-                    extra_thresholds: &[],
-                });
-                let failing = abort_thresholds.iter().find(|threshold| {
-                    now - start >= threshold.delay_abort_eval
-                        && snapshot.verdict(threshold).value.is_some_and(|value| !threshold.condition.holds(value))
-                });
+                let tally = Tally::of(&checked, &shared.recorder.totals(), now - start, running.dropped());
+                let failing = abort_thresholds
+                    .iter()
+                    .find(|threshold| now - start >= threshold.delay_abort_eval && tally.fails(threshold));
                 if let Some(threshold) = failing {
                     aborted_by = Some(format!("threshold {threshold} failed"));
                     stop.cancel();
