@@ -54,7 +54,7 @@ use self::remote_write::{Feed, Gauges, RemoteWriteHandle};
 use self::resources::{Sampler, Source};
 pub use self::scenario::{ExecutorKind, Scenario, ScenarioError};
 pub use self::target::{Target, Targets};
-use self::threshold::Threshold;
+use self::threshold::{Metric, Threshold};
 
 /// How long the pre-flight call to each target may take.
 pub const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -321,7 +321,8 @@ pub(crate) async fn measure<'a>(
     checked.thresholds.extend(options.thresholds.iter().cloned());
     checked.validate()?;
     if options.server.is_none()
-        && let Some(threshold) = checked.thresholds.iter().find(|t| t.metric.name.starts_with("server_"))
+        && let Some(threshold) =
+            checked.thresholds.iter().find(|t| t.metric.metric().is_some_and(Metric::samples_the_server))
     {
         return Err(LoadError::Option(format!(
             "threshold {threshold} needs --server-pid PID or --server-metrics URL to sample the server"

@@ -65,7 +65,7 @@ use super::metrics::{CHECKS, Cell, CheckCount, Series, Totals, Trend, percentile
 use super::remote_write::RemoteWriteStats;
 use super::resources::Resources;
 use super::scenario::{ExecutorKind, Scenario, Stage};
-use super::threshold::{Aggregation, MetricRef, Threshold};
+use super::threshold::{Aggregation, Metric, MetricRef, Threshold};
 use crate::stack;
 
 /// The JSON schema's name and version.
@@ -355,14 +355,14 @@ impl Tally {
             Aggregation::Rate => Some(per_second(count, self.seconds)),
             _ => None,
         };
-        match metric.name.as_str() {
-            "http_req_duration" => trend(self.cell(metric)?),
-            "http_req_failed" => self.cell(metric)?.failed_rate(),
-            "checks" => self.cell(metric)?.checks_rate(),
-            "http_reqs" => counter(self.cell(metric)?.requests),
-            "iterations" => counter(self.iterations),
-            "dropped_iterations" => counter(self.dropped),
-            "interceptor_overhead" => {
+        match metric.metric()? {
+            Metric::HttpReqDuration => trend(self.cell(metric)?),
+            Metric::HttpReqFailed => self.cell(metric)?.failed_rate(),
+            Metric::Checks => self.cell(metric)?.checks_rate(),
+            Metric::HttpReqs => counter(self.cell(metric)?.requests),
+            Metric::Iterations => counter(self.iterations),
+            Metric::DroppedIterations => counter(self.dropped),
+            Metric::InterceptorOverhead => {
                 let (_, listener) = metric.tag.as_ref()?;
                 let baseline = self.overhead_baseline.as_ref().filter(|baseline| *baseline != listener)?;
                 let own = trend(self.listeners.get(listener)?)?;
@@ -479,14 +479,14 @@ impl Report {
     /// `metric` aggregated by `aggregation` (ms for times, fractions for rates, per second for
     /// counter rates); `None` when there is no data or the combination makes no sense.
     pub fn value(&self, metric: &MetricRef, aggregation: Aggregation) -> Option<f64> {
-        match metric.name.as_str() {
-            "spike_recovery_time" => self.spike?.recovery_time_ms,
-            "server_rss_mb" => self.resources.as_ref().and_then(|r| match aggregation {
+        match metric.metric()? {
+            Metric::SpikeRecoveryTime => self.spike?.recovery_time_ms,
+            Metric::ServerRssMb => self.resources.as_ref().and_then(|r| match aggregation {
                 Aggregation::Max => Some(r.rss_peak_mb),
                 Aggregation::Avg => Some(r.rss_mean_mb),
                 _ => None,
             }),
-            "server_cpu_percent" => self.resources.as_ref().and_then(|r| match aggregation {
+            Metric::ServerCpuPercent => self.resources.as_ref().and_then(|r| match aggregation {
                 Aggregation::Max => Some(r.cpu_peak_percent),
                 Aggregation::Avg => Some(r.cpu_mean_percent),
                 _ => None,
