@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::executor::Model;
 use super::metrics::{Series, Totals};
 use super::output::{MinMax, OpenModel, Report, RunFacts};
 use super::resources::{ResourcePoint, Resources};
@@ -448,16 +449,14 @@ pub(crate) async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOp
                 ..scenario.clone()
             };
             let step_options = LoadOptions {
-                executor: Some(ExecutorKind::Open),
-                rate: None,
-                max_vus: Some(search.max_vus),
                 interval: Some(interval),
                 thresholds: Vec::new(),
                 phase: Some(format!("{listener} step {:02} {rate:.0}/s", number + 1)),
                 progress: options.progress,
                 ..options.clone()
             };
-            let report = Report::build(measure(&step_scenario, targets, &step_options).await?);
+            let model = Model::Open { rate_per_vu: rate, max_vus: search.max_vus.max(1) };
+            let report = Report::build(measure(&step_scenario, targets, &step_options, model).await?);
             let step = StepReport::judge(rate, listener, &report, &search);
             if options.progress {
                 let verdict = if step.ok { "✓".to_owned() } else { format!("✗ {}", step.failed.join("; ")) };

@@ -15,6 +15,10 @@
 //! Iterations whose time comes while every VU of the pool is busy are dropped and counted
 //! (`dropped_iterations`); a free VU takes the most recent due iteration.
 //!
+//! The run loop ([`super::run`]) drives either through one seam: a `Model` chosen before the
+//! run launches its VUs and, each tick, ramps them (closed) or reads how many are busy (open).
+//! The breakpoint search ([`super::breakpoint`]) is a sequence of open-model runs.
+//!
 //! ```
 //! use interceptor_bench::load::executor::RateSchedule;
 //! use interceptor_bench::load::scenario::Stage;
@@ -41,7 +45,8 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::client::Caller;
 use super::metrics::Recorder;
-use super::scenario::{Sleep, Stage};
+use super::output::OpenModel;
+use super::scenario::{ExecutorKind, Scenario, Sleep, Stage};
 use super::target::Target;
 
 /// How long a VU waits after a connection failure before its next iteration, so that a dead
@@ -358,16 +363,130 @@ pub(crate) async fn open_vu(shared: Arc<Shared>, id: usize, state: Arc<OpenState
     }
 }
 
-/// Spawns closed-model VUs `from..to` into `vus`.
-pub(crate) fn spawn_closed(
-    vus: &mut JoinSet<()>,
-    shared: &Arc<Shared>,
-    target: &watch::Sender<u32>,
-    from: u32,
-    to: u32,
-) {
-    for id in from..to {
-        vus.spawn(closed_vu(Arc::clone(shared), id as usize, target.subscribe()));
+/// The model one measured run follows, chosen before it starts: what the run loop drives.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Model {
+    /// Ramping VUs, as many as the stages ask for.
+    Closed,
+    /// Ramping arrival rate, on a fixed pool of VUs.
+    Open {
+        /// Iterations per second per stage VU.
+        rate_per_vu: f64,
+        /// The pool.
+        max_vus: u32,
+    },
+}
+
+impl Model {
+    /// The VUs that may run at once (each keeps one connection per listener).
+    pub fn pool(self, scenario: &Scenario) -> u32 {
+        match self {
+            Model::Closed => scenario.peak_vus(),
+            Model::Open { max_vus, .. } => max_vus,
+        }
+    }
+
+    /// How the run is reported.
+    pub fn kind(self) -> ExecutorKind {
+        match self {
+            Model::Closed => ExecutorKind::Closed,
+            Model::Open { .. } => ExecutorKind::Open,
+        }
+    }
+
+    /// Starts the run's VUs into `vus`: the open model's whole pool now, the closed model's as
+    /// [`Running::tick`] ramps them up.
+    pub fn launch(self, scenario: &Scenario, shared: &Arc<Shared>, start: Instant, vus: &mut JoinSet<()>) -> Running {
+        match self {
+            Model::Closed => Running::Closed {
+                schedule: VuSchedule::new(scenario.start_vus, &scenario.stages),
+                target: watch::channel(0).0,
+                spawned: 0,
+                pool: self.pool(scenario),
+            },
+            Model::Open { rate_per_vu, max_vus } => {
+                let state = Arc::new(OpenState {
+                    schedule: RateSchedule::new(scenario.start_vus, &scenario.stages, rate_per_vu),
+                    start,
+                    next: AtomicU64::new(0),
+                    dropped: AtomicU64::new(0),
+                });
+                for id in 0..max_vus {
+                    vus.spawn(open_vu(Arc::clone(shared), id as usize, Arc::clone(&state)));
+                }
+                Running::Open { state, max_vus }
+            }
+        }
+    }
+}
+
+/// A run's VUs while it runs, in its model.
+pub(crate) enum Running {
+    /// The VU target the closed VUs follow, and how many were spawned.
+    Closed { schedule: VuSchedule, target: watch::Sender<u32>, spawned: u32, pool: u32 },
+    /// The open model's schedule and claims.
+    Open { state: Arc<OpenState>, max_vus: u32 },
+}
+
+impl Running {
+    /// One tick of the run loop `elapsed` into the run: the closed model moves its VU target
+    /// (to 0 once `finished`) and spawns the VUs it lacks. Returns the VUs active (closed) or busy (open).
+    pub fn tick(&mut self, elapsed: Duration, finished: bool, shared: &Arc<Shared>, vus: &mut JoinSet<()>) -> u32 {
+        match self {
+            Running::Closed { schedule, target, spawned, .. } => {
+                let now = if finished { 0 } else { schedule.vus_at(elapsed) };
+                target.send_if_modified(|current| std::mem::replace(current, now) != now);
+                for id in *spawned..now {
+                    vus.spawn(closed_vu(Arc::clone(shared), id as usize, target.subscribe()));
+                }
+                *spawned = (*spawned).max(now);
+                now
+            }
+            Running::Open { .. } => shared.busy.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Iterations dropped so far (open model; always 0 in the closed one).
+    pub fn dropped(&self) -> u64 {
+        match self {
+            Running::Closed { .. } => 0,
+            Running::Open { state, .. } => state.dropped.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Iterations dropped by the run that stopped at `stopped`, the due ones never taken included.
+    pub fn dropped_by(&self, stopped: Instant) -> u64 {
+        match self {
+            Running::Closed { .. } => 0,
+            Running::Open { state, .. } => self.dropped() + state.unclaimed_due(stopped),
+        }
+    }
+
+    /// The VU pool's size.
+    pub fn vus_max(&self) -> u32 {
+        match self {
+            Running::Closed { pool, .. } => *pool,
+            Running::Open { max_vus, .. } => *max_vus,
+        }
+    }
+
+    /// The open model's settings, for the report.
+    pub fn open_model(&self) -> Option<OpenModel> {
+        match self {
+            Running::Closed { .. } => None,
+            Running::Open { state, max_vus } => {
+                Some(OpenModel { peak_rate: state.schedule.peak_rate(), max_vus: *max_vus })
+            }
+        }
+    }
+
+    /// The most VUs seen, given the ticks' `sampled` maximum: the open model's VUs keep the
+    /// exact peak, which a tick's sample can miss.
+    pub fn peak_vus(&self, sampled: u32, shared: &Shared) -> u32 {
+        match self {
+            Running::Closed { .. } => sampled,
+            Running::Open { .. } => sampled.max(shared.peak_busy.load(Ordering::Relaxed)),
+        }
     }
 }
 

@@ -36,27 +36,25 @@ pub mod target;
 pub mod threshold;
 pub mod wire;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until, timeout_at};
 use tokio_util::sync::CancellationToken;
 
 use self::client::Caller;
-use self::executor::{OpenState, RateSchedule, Shared, VuSchedule, open_vu, spawn_closed};
+use self::executor::{Model, Shared};
 use self::metrics::{Recorder, Series};
 pub use self::output::Report;
-use self::output::{MinMax, OpenModel, RunFacts};
+use self::output::{MinMax, RunFacts, Tally};
 use self::remote_write::{Feed, Gauges, RemoteWriteHandle};
 use self::resources::{Sampler, Source};
 pub use self::scenario::{ExecutorKind, Scenario, ScenarioError};
 pub use self::target::{Target, Targets};
-use self::threshold::Threshold;
+use self::threshold::{Metric, Threshold};
 
 /// How long the pre-flight call to each target may take.
 pub const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -274,34 +272,62 @@ fn progress_bar(options: &LoadOptions, total: Duration) -> ProgressBar {
 /// and reports. Returns an error only when the run could not start; a failing run is a report
 /// with `passed == false`. The breakpoint executor runs [`breakpoint`]'s search.
 pub async fn run(scenario: &Scenario, targets: &Targets, options: &LoadOptions) -> Result<Report, LoadError> {
-    match options.executor.unwrap_or(scenario.executor) {
-        ExecutorKind::Breakpoint => breakpoint::run(scenario, targets, options).await,
-        // Its stages are rates: as VU targets they would ask for thousands of VUs.
-        other if scenario.breakpoint.is_some() => Err(LoadError::Option(format!(
-            "scenario {:?} is a breakpoint search; it cannot run in the {other} model",
-            scenario.name
-        ))),
-        _ => measure(scenario, targets, options).await.map(Report::build),
+    match Executor::choose(scenario, options)? {
+        Executor::Breakpoint => breakpoint::run(scenario, targets, options).await,
+        Executor::Measured(model) => measure(scenario, targets, options, model).await.map(Report::build),
     }
 }
 
-/// Drives one closed or open run and returns what it measured.
+/// What [`run`] drives: one measured run in a [`Model`], or the breakpoint search (a sequence
+/// of open-model runs).
+enum Executor {
+    Measured(Model),
+    Breakpoint,
+}
+
+impl Executor {
+    /// The executor of the options, else the scenario's, with its settings checked.
+    fn choose(scenario: &Scenario, options: &LoadOptions) -> Result<Executor, LoadError> {
+        if let Some(rate) = options.rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return Err(LoadError::Option(format!("--rate must be a positive number, not {rate}")));
+        }
+        let peak = scenario.peak_vus();
+        match options.executor.unwrap_or(scenario.executor) {
+            ExecutorKind::Breakpoint => Ok(Executor::Breakpoint),
+            // Its stages are rates: as VU targets they would ask for thousands of VUs.
+            other if scenario.breakpoint.is_some() => Err(LoadError::Option(format!(
+                "scenario {:?} is a breakpoint search; it cannot run in the {other} model",
+                scenario.name
+            ))),
+            ExecutorKind::Closed => Ok(Executor::Measured(Model::Closed)),
+            ExecutorKind::Open => Ok(Executor::Measured(Model::Open {
+                rate_per_vu: options.rate.map_or(scenario.rate_per_vu, |rate| rate / f64::from(peak.max(1))),
+                max_vus: options.max_vus.unwrap_or(peak).max(1),
+            })),
+        }
+    }
+}
+
+/// Drives one run in `model` and returns what it measured.
 pub(crate) async fn measure<'a>(
     scenario: &'a Scenario,
     targets: &Targets,
     options: &'a LoadOptions,
+    model: Model,
 ) -> Result<RunFacts<'a>, LoadError> {
     let mut checked = scenario.clone();
     checked.thresholds.extend(options.thresholds.iter().cloned());
     checked.validate()?;
     if options.server.is_none()
-        && let Some(threshold) = checked.thresholds.iter().find(|t| t.metric.name.starts_with("server_"))
+        && let Some(threshold) =
+            checked.thresholds.iter().find(|t| t.metric.metric().is_some_and(Metric::samples_the_server))
     {
         return Err(LoadError::Option(format!(
             "threshold {threshold} needs --server-pid PID or --server-metrics URL to sample the server"
         )));
     }
-    let executor_kind = options.executor.unwrap_or(scenario.executor);
     let known = || targets.iter().map(|(name, _)| name).collect::<Vec<_>>().join(", ");
     let mut listener_targets = Vec::with_capacity(scenario.listeners.len());
     for listener in &scenario.listeners {
@@ -313,20 +339,11 @@ pub(crate) async fn measure<'a>(
     for (name, target) in scenario.listeners.iter().zip(&listener_targets) {
         preflight(name, target).await?;
     }
-    if let Some(rate) = options.rate
-        && !(rate.is_finite() && rate > 0.0)
-    {
-        return Err(LoadError::Option(format!("--rate must be a positive number, not {rate}")));
-    }
     let mut sampler = match options.server.clone() {
         Some(source) => Some(Sampler::new(source).await.map_err(LoadError::Option)?),
         None => None,
     };
-    let pool = match executor_kind {
-        ExecutorKind::Closed => scenario.peak_vus(),
-        ExecutorKind::Open | ExecutorKind::Breakpoint => options.max_vus.unwrap_or(scenario.peak_vus()).max(1),
-    };
-    raise_file_limit(u64::from(pool) * scenario.listeners.len() as u64)?;
+    raise_file_limit(u64::from(model.pool(scenario)) * scenario.listeners.len() as u64)?;
 
     let total = scenario.total_duration();
     let interval = options.interval.unwrap_or_else(|| default_interval(total));
@@ -350,30 +367,9 @@ pub(crate) async fn measure<'a>(
         peak_busy: AtomicU32::new(0),
     });
 
-    let vu_schedule = VuSchedule::new(scenario.start_vus, &scenario.stages);
-    let (vu_target, _) = watch::channel(0u32);
     let mut vus = JoinSet::new();
-    let mut spawned = 0u32;
-    let (open_state, vus_max) = match executor_kind {
-        ExecutorKind::Closed => (None, pool),
-        ExecutorKind::Open | ExecutorKind::Breakpoint => {
-            let peak = f64::from(scenario.peak_vus().max(1));
-            let rate_per_vu = options.rate.map_or(scenario.rate_per_vu, |rate| rate / peak);
-            let max_vus = pool;
-            let state = Arc::new(OpenState {
-                schedule: RateSchedule::new(scenario.start_vus, &scenario.stages, rate_per_vu),
-                start,
-                next: AtomicU64::new(0),
-                dropped: AtomicU64::new(0),
-            });
-            for id in 0..max_vus {
-                vus.spawn(open_vu(Arc::clone(&shared), id as usize, Arc::clone(&state)));
-            }
-            (Some(state), max_vus)
-        }
-    };
-    let open_model =
-        open_state.as_ref().map(|state| OpenModel { peak_rate: state.schedule.peak_rate(), max_vus: vus_max });
+    let mut running = model.launch(scenario, &shared, start, &mut vus);
+    let (open_model, vus_max) = (running.open_model(), running.vus_max());
 
     let abort_thresholds: Vec<&Threshold> = checked.thresholds.iter().filter(|t| t.abort_on_fail).collect();
     let bar = progress_bar(options, total);
@@ -387,7 +383,6 @@ pub(crate) async fn measure<'a>(
     let mut last_sample = start;
     let tick = interval.min(Duration::from_millis(100));
     let mut next_tick = start;
-    let dropped_now = |state: &Option<Arc<OpenState>>| state.as_ref().map_or(0, |s| s.dropped.load(Ordering::Relaxed));
     let mut feed = options
         .remote_write
         .clone()
@@ -396,24 +391,13 @@ pub(crate) async fn measure<'a>(
     loop {
         let now = Instant::now();
         let finished = now >= end || stop.is_cancelled();
-        let vus_now = match executor_kind {
-            ExecutorKind::Closed => {
-                let target = if finished { 0 } else { vu_schedule.vus_at(now - start) };
-                vu_target.send_if_modified(|current| std::mem::replace(current, target) != target);
-                if target > spawned {
-                    spawn_closed(&mut vus, &shared, &vu_target, spawned, target);
-                    spawned = target;
-                }
-                target
-            }
-            ExecutorKind::Open | ExecutorKind::Breakpoint => shared.busy.load(Ordering::Relaxed),
-        };
+        let vus_now = running.tick(now - start, finished, &shared, &mut vus);
         if !finished {
             vus_seen = MinMax { min: vus_seen.min.min(vus_now), max: vus_seen.max.max(vus_now) };
         }
         let bucket = shared.recorder.bucket_of(now);
         if bucket > drained {
-            let dropped = dropped_now(&open_state);
+            let dropped = running.dropped();
             series.extend(shared.recorder.drain_buckets(bucket), bucket, vus_now, dropped - dropped_seen);
             dropped_seen = dropped;
             drained = bucket;
@@ -429,26 +413,10 @@ pub(crate) async fn measure<'a>(
             }
             bar.set_position((now - start).as_millis() as u64);
             if !abort_thresholds.is_empty() {
-                let snapshot = Report::build(RunFacts {
-                    scenario: &checked,
-                    executor: executor_kind,
-                    open_model,
-                    targets: BTreeMap::new(),
-                    totals: shared.recorder.totals(),
-                    series: Series::new(interval),
-                    elapsed: now - start,
-                    dropped: dropped_now(&open_state),
-                    interrupted: 0,
-                    vus: vus_seen,
-                    vus_max,
-                    aborted_by: None,
-                    resources: None,
-                    extra_thresholds: &[],
-                });
-                let failing = abort_thresholds.iter().find(|threshold| {
-                    now - start >= threshold.delay_abort_eval
-                        && snapshot.verdict(threshold).value.is_some_and(|value| !threshold.condition.holds(value))
-                });
+                let tally = Tally::of(&checked, &shared.recorder.totals(), now - start, running.dropped());
+                let failing = abort_thresholds
+                    .iter()
+                    .find(|threshold| now - start >= threshold.delay_abort_eval && tally.fails(threshold));
                 if let Some(threshold) = failing {
                     aborted_by = Some(format!("threshold {threshold} failed"));
                     stop.cancel();
@@ -467,7 +435,7 @@ pub(crate) async fn measure<'a>(
             let gauges = Gauges {
                 vus: vus_now,
                 vus_max,
-                dropped: dropped_now(&open_state),
+                dropped: running.dropped(),
                 server: sampler.as_ref().and_then(Sampler::last),
             };
             feed.push(now, &shared.recorder.totals(), &gauges);
@@ -497,7 +465,7 @@ pub(crate) async fn measure<'a>(
         }
     };
     let finished_at = Instant::now();
-    let dropped = dropped_now(&open_state) + open_state.as_ref().map_or(0, |state| state.unclaimed_due(stopped));
+    let dropped = running.dropped_by(stopped);
     let last = shared.recorder.bucket_of(finished_at) + 1;
     series.extend(shared.recorder.drain_buckets(last), last.max(drained), 0, dropped - dropped_seen);
     bar.finish_and_clear();
@@ -506,11 +474,7 @@ pub(crate) async fn measure<'a>(
         let server = sampler.as_ref().and_then(Sampler::last);
         feed.finish(&totals, &Gauges { vus: 0, vus_max, dropped, server }).await;
     }
-    let peak_busy = shared.peak_busy.load(Ordering::Relaxed);
-    if open_state.is_some() && peak_busy > vus_seen.max {
-        // Sampled each tick, the busy count can miss its peak; the VUs keep the exact one.
-        vus_seen.max = peak_busy;
-    }
+    vus_seen.max = running.peak_vus(vus_seen.max, &shared);
     let targets_used = scenario
         .listeners
         .iter()
@@ -519,7 +483,7 @@ pub(crate) async fn measure<'a>(
         .collect();
     Ok(RunFacts {
         scenario,
-        executor: executor_kind,
+        executor: model.kind(),
         open_model,
         targets: targets_used,
         totals,
@@ -533,4 +497,31 @@ pub(crate) async fn measure<'a>(
         resources: sampler.map(Sampler::finish),
         extra_thresholds: &options.thresholds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chosen(scenario: &Scenario, options: &LoadOptions) -> Option<Model> {
+        match Executor::choose(scenario, options).unwrap() {
+            Executor::Measured(model) => Some(model),
+            Executor::Breakpoint => None,
+        }
+    }
+
+    #[test]
+    fn the_options_choose_the_model_and_size_its_pool() {
+        let scenario = Scenario::builtin("basic-load").unwrap();
+        let peak = scenario.peak_vus();
+        assert_eq!(chosen(&scenario, &LoadOptions::new()), Some(Model::Closed));
+        assert_eq!(Model::Closed.pool(&scenario), peak);
+        let open = LoadOptions::new().executor(ExecutorKind::Open).rate(f64::from(peak) * 3.0);
+        assert_eq!(chosen(&scenario, &open), Some(Model::Open { rate_per_vu: 3.0, max_vus: peak }));
+        let small = open.clone().max_vus(0);
+        assert_eq!(chosen(&scenario, &small), Some(Model::Open { rate_per_vu: 3.0, max_vus: 1 }));
+        assert_eq!(chosen(&scenario, &open.executor(ExecutorKind::Breakpoint)), None);
+        let bad_rate = LoadOptions::new().executor(ExecutorKind::Open).rate(0.0);
+        assert!(matches!(Executor::choose(&scenario, &bad_rate), Err(LoadError::Option(_))));
+    }
 }

@@ -61,11 +61,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::breakpoint::BreakpointReport;
-use super::metrics::{CHECKS, Cell, CheckCount, Series, Trend, percentile_ms};
+use super::metrics::{CHECKS, Cell, CheckCount, Series, Totals, Trend, percentile_ms};
 use super::remote_write::RemoteWriteStats;
 use super::resources::Resources;
 use super::scenario::{ExecutorKind, Scenario, Stage};
-use super::threshold::{Aggregation, MetricRef, Threshold};
+use super::threshold::{Aggregation, Metric, MetricRef, Threshold};
 use crate::stack;
 
 /// The JSON schema's name and version.
@@ -282,14 +282,101 @@ pub struct Report {
     /// With `--out prometheus-rw=URL`: what was sent.
     pub remote_write: Option<RemoteWriteStats>,
     #[serde(skip)]
-    cells: Cells,
+    tally: Tally,
 }
 
+/// The running totals thresholds read: the request cells (all, per listener, after the spike)
+/// and the run's counts so far. A [`Report`] keeps its final one; a run's abort check takes one
+/// each tick ([`Tally::fails`]) without building a report.
 #[derive(Debug, Clone, Default)]
-struct Cells {
+pub(crate) struct Tally {
     all: Cell,
     listeners: BTreeMap<String, Cell>,
     after_spike: Option<Cell>,
+    overhead_baseline: Option<String>,
+    seconds: f64,
+    iterations: u64,
+    dropped: u64,
+}
+
+impl Tally {
+    /// `totals` of `scenario`, `elapsed` into it, with `dropped` iterations.
+    pub fn of(scenario: &Scenario, totals: &Totals, elapsed: Duration, dropped: u64) -> Tally {
+        let listeners = scenario
+            .listeners
+            .iter()
+            .enumerate()
+            .map(|(index, name)| (name.clone(), totals.merged(|_, listener| listener == index)))
+            .collect();
+        Tally {
+            all: totals.merged(|_, _| true),
+            listeners,
+            after_spike: scenario.spike.map(|spike| totals.merged(|stage, _| stage > spike.end_stage)),
+            overhead_baseline: scenario.overhead_baseline.clone(),
+            seconds: elapsed.as_secs_f64(),
+            iterations: totals.iterations,
+            dropped,
+        }
+    }
+
+    /// Whether `threshold` fails on these totals. No value (no data yet, or a metric only the
+    /// finished run has: the spike's recovery, the server's resources) does not fail it here.
+    pub fn fails(&self, threshold: &Threshold) -> bool {
+        self.value(&threshold.metric, threshold.condition.aggregation)
+            .is_some_and(|value| !threshold.condition.holds(value))
+    }
+
+    fn cell(&self, metric: &MetricRef) -> Option<&Cell> {
+        match &metric.tag {
+            None => Some(&self.all),
+            Some((tag, value)) if tag == "listener" => self.listeners.get(value),
+            Some((tag, value)) if tag == "phase" && value == "after_spike" => self.after_spike.as_ref(),
+            Some(_) => None,
+        }
+    }
+
+    /// The request and iteration metrics, as [`Report::value`] gives them.
+    fn value(&self, metric: &MetricRef, aggregation: Aggregation) -> Option<f64> {
+        let trend = |cell: &Cell| -> Option<f64> {
+            let h = &cell.duration;
+            match aggregation {
+                Aggregation::Count => Some(h.len() as f64),
+                _ if h.is_empty() => None,
+                Aggregation::Avg => Some(h.mean() / 1e3),
+                Aggregation::Min => Some(h.min() as f64 / 1e3),
+                Aggregation::Med => percentile_ms(h, 50.0),
+                Aggregation::Max => Some(h.max() as f64 / 1e3),
+                Aggregation::Percentile(p) => percentile_ms(h, p),
+                _ => None,
+            }
+        };
+        let counter = |count: u64| match aggregation {
+            Aggregation::Count => Some(count as f64),
+            Aggregation::Rate => Some(per_second(count, self.seconds)),
+            _ => None,
+        };
+        match metric.metric()? {
+            Metric::HttpReqDuration => trend(self.cell(metric)?),
+            Metric::HttpReqFailed => self.cell(metric)?.failed_rate(),
+            Metric::Checks => self.cell(metric)?.checks_rate(),
+            Metric::HttpReqs => counter(self.cell(metric)?.requests),
+            Metric::Iterations => counter(self.iterations),
+            Metric::DroppedIterations => counter(self.dropped),
+            Metric::InterceptorOverhead => {
+                let (_, listener) = metric.tag.as_ref()?;
+                let baseline = self.overhead_baseline.as_ref().filter(|baseline| *baseline != listener)?;
+                let own = trend(self.listeners.get(listener)?)?;
+                let base = trend(self.listeners.get(baseline)?)?;
+                Some((own - base) / interceptors_in(listener) as f64)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Interceptors in the listener's stack, from the catalog (1 for a name it does not know).
+fn interceptors_in(listener: &str) -> usize {
+    stack::find(listener).map_or(1, |stack| stack.len().max(1))
 }
 
 /// Everything the executor measured, for [`Report::build`].
@@ -298,7 +385,7 @@ pub(crate) struct RunFacts<'a> {
     pub executor: ExecutorKind,
     pub open_model: Option<OpenModel>,
     pub targets: BTreeMap<String, String>,
-    pub totals: super::metrics::Totals,
+    pub totals: Totals,
     pub series: Series,
     pub elapsed: Duration,
     pub dropped: u64,
@@ -315,14 +402,7 @@ impl Report {
         let scenario = facts.scenario;
         let seconds = facts.elapsed.as_secs_f64();
         let totals = &facts.totals;
-        let all = totals.merged(|_, _| true);
-        let listeners: BTreeMap<String, Cell> = scenario
-            .listeners
-            .iter()
-            .enumerate()
-            .map(|(index, name)| (name.clone(), totals.merged(|_, listener| listener == index)))
-            .collect();
-        let after_spike = scenario.spike.map(|spike| totals.merged(|stage, _| stage > spike.end_stage));
+        let tally = Tally::of(scenario, totals, facts.elapsed, facts.dropped);
         let spike = scenario.spike.zip(scenario.spike_end()).map(|(spike, end)| SpikeReport {
             end_ms: end.as_secs_f64() * 1e3,
             p95_limit_ms: spike.p95_ms,
@@ -332,8 +412,8 @@ impl Report {
                 .recovery_time(end, spike.window, spike.p95_ms)
                 .map(|duration| duration.as_secs_f64() * 1e3),
         });
-        let overhead = scenario.overhead_baseline.as_ref().and_then(|baseline| overhead(baseline, &listeners));
-        let checks = CHECKS.iter().zip(all.checks).map(|(&name, count)| CheckReport { name, count }).collect();
+        let overhead = scenario.overhead_baseline.as_ref().and_then(|baseline| overhead(baseline, &tally.listeners));
+        let checks = CHECKS.iter().zip(tally.all.checks).map(|(&name, count)| CheckReport { name, count }).collect();
         let mut report = Report {
             schema: SCHEMA,
             scenario: scenario.name.clone(),
@@ -346,7 +426,7 @@ impl Report {
             duration_ms: seconds * 1e3,
             aborted_by: facts.aborted_by,
             metrics: Metrics {
-                requests: RequestMetrics::of(&all, seconds),
+                requests: RequestMetrics::of(&tally.all, seconds),
                 iterations: Counter { count: totals.iterations, rate: per_second(totals.iterations, seconds) },
                 dropped_iterations: Counter { count: facts.dropped, rate: per_second(facts.dropped, seconds) },
                 interrupted_iterations: facts.interrupted,
@@ -354,8 +434,12 @@ impl Report {
                 vus_max: facts.vus_max,
             },
             checks,
-            listeners: listeners.iter().map(|(name, cell)| (name.clone(), RequestMetrics::of(cell, seconds))).collect(),
-            after_spike: after_spike.as_ref().map(|cell| RequestMetrics::of(cell, seconds)),
+            listeners: tally
+                .listeners
+                .iter()
+                .map(|(name, cell)| (name.clone(), RequestMetrics::of(cell, seconds)))
+                .collect(),
+            after_spike: tally.after_spike.as_ref().map(|cell| RequestMetrics::of(cell, seconds)),
             overhead,
             spike,
             resources: facts.resources,
@@ -367,7 +451,7 @@ impl Report {
             },
             breakpoint: None,
             remote_write: None,
-            cells: Cells { all, listeners, after_spike },
+            tally,
         };
         let thresholds: Vec<&Threshold> = scenario.thresholds.iter().chain(facts.extra_thresholds).collect();
         report.thresholds = thresholds.iter().map(|threshold| report.verdict(threshold)).collect();
@@ -389,67 +473,25 @@ impl Report {
 
     /// The requests to `listener`, histogram and all.
     pub(crate) fn listener_cell(&self, listener: &str) -> Option<&Cell> {
-        self.cells.listeners.get(listener)
-    }
-
-    fn cell(&self, metric: &MetricRef) -> Option<&Cell> {
-        match &metric.tag {
-            None => Some(&self.cells.all),
-            Some((tag, value)) if tag == "listener" => self.cells.listeners.get(value),
-            Some((tag, value)) if tag == "phase" && value == "after_spike" => self.cells.after_spike.as_ref(),
-            Some(_) => None,
-        }
+        self.tally.listeners.get(listener)
     }
 
     /// `metric` aggregated by `aggregation` (ms for times, fractions for rates, per second for
     /// counter rates); `None` when there is no data or the combination makes no sense.
     pub fn value(&self, metric: &MetricRef, aggregation: Aggregation) -> Option<f64> {
-        let seconds = self.duration_ms / 1e3;
-        let trend = |cell: &Cell| -> Option<f64> {
-            let h = &cell.duration;
-            match aggregation {
-                Aggregation::Count => Some(h.len() as f64),
-                _ if h.is_empty() => None,
-                Aggregation::Avg => Some(h.mean() / 1e3),
-                Aggregation::Min => Some(h.min() as f64 / 1e3),
-                Aggregation::Med => percentile_ms(h, 50.0),
-                Aggregation::Max => Some(h.max() as f64 / 1e3),
-                Aggregation::Percentile(p) => percentile_ms(h, p),
-                _ => None,
-            }
-        };
-        let counter = |count: u64| match aggregation {
-            Aggregation::Count => Some(count as f64),
-            Aggregation::Rate => Some(per_second(count, seconds)),
-            _ => None,
-        };
-        match metric.name.as_str() {
-            "http_req_duration" => trend(self.cell(metric)?),
-            "http_req_failed" => self.cell(metric)?.failed_rate(),
-            "checks" => self.cell(metric)?.checks_rate(),
-            "http_reqs" => counter(self.cell(metric)?.requests),
-            "iterations" => counter(self.metrics.iterations.count),
-            "dropped_iterations" => counter(self.metrics.dropped_iterations.count),
-            "interceptor_overhead" => {
-                let (_, listener) = metric.tag.as_ref()?;
-                let baseline = self.overhead.as_ref()?;
-                let interceptors = baseline.listeners.get(listener)?.interceptors as f64;
-                let own = trend(self.cells.listeners.get(listener)?)?;
-                let base = trend(self.cells.listeners.get(&baseline.baseline)?)?;
-                Some((own - base) / interceptors)
-            }
-            "spike_recovery_time" => self.spike?.recovery_time_ms,
-            "server_rss_mb" => self.resources.as_ref().and_then(|r| match aggregation {
+        match metric.metric()? {
+            Metric::SpikeRecoveryTime => self.spike?.recovery_time_ms,
+            Metric::ServerRssMb => self.resources.as_ref().and_then(|r| match aggregation {
                 Aggregation::Max => Some(r.rss_peak_mb),
                 Aggregation::Avg => Some(r.rss_mean_mb),
                 _ => None,
             }),
-            "server_cpu_percent" => self.resources.as_ref().and_then(|r| match aggregation {
+            Metric::ServerCpuPercent => self.resources.as_ref().and_then(|r| match aggregation {
                 Aggregation::Max => Some(r.cpu_peak_percent),
                 Aggregation::Avg => Some(r.cpu_mean_percent),
                 _ => None,
             }),
-            _ => None,
+            _ => self.tally.value(metric, aggregation),
         }
     }
 
@@ -467,7 +509,7 @@ fn overhead(baseline: &str, listeners: &BTreeMap<String, Cell>) -> Option<Overhe
         .iter()
         .filter(|(name, _)| name.as_str() != baseline)
         .filter_map(|(name, cell)| {
-            let interceptors = stack::find(name).map_or(1, |stack| stack.len().max(1));
+            let interceptors = interceptors_in(name);
             let med_ms = percentile_ms(&cell.duration, 50.0)? - base_med;
             let p95_ms = percentile_ms(&cell.duration, 95.0)? - base_p95;
             let per = interceptors as f64;
@@ -530,16 +572,7 @@ mod tests {
     }
 
     fn report() -> Report {
-        let mut scenario = Scenario::builtin("interceptor-overhead").unwrap();
-        scenario.listeners = vec!["baseline".into(), "full".into(), "validation".into()];
-        scenario.thresholds = vec![
-            "interceptor_overhead{listener:full}: med<2".parse().unwrap(),
-            "interceptor_overhead{listener:validation}: p(95)<2".parse().unwrap(),
-            "http_req_failed{listener:validation}: rate<0.01".parse().unwrap(),
-            "http_reqs: rate>=150".parse().unwrap(),
-        ];
-        // baseline 1 ms; full 10 ms over 9 interceptors = 1 ms each; validation 4 ms = 3 ms over.
-        let totals = Totals { cells: vec![vec![cell(1, 100, 0), cell(10, 100, 0), cell(4, 100, 10)]], iterations: 100 };
+        let (scenario, totals) = overhead_run();
         Report::build(RunFacts {
             scenario: &scenario,
             executor: ExecutorKind::Closed,
@@ -556,6 +589,37 @@ mod tests {
             resources: None,
             extra_thresholds: &[],
         })
+    }
+
+    fn overhead_run() -> (Scenario, Totals) {
+        let mut scenario = Scenario::builtin("interceptor-overhead").unwrap();
+        scenario.listeners = vec!["baseline".into(), "full".into(), "validation".into()];
+        scenario.thresholds = vec![
+            "interceptor_overhead{listener:full}: med<2".parse().unwrap(),
+            "interceptor_overhead{listener:validation}: p(95)<2".parse().unwrap(),
+            "http_req_failed{listener:validation}: rate<0.01".parse().unwrap(),
+            "http_reqs: rate>=150".parse().unwrap(),
+        ];
+        // baseline 1 ms; full 10 ms over 9 interceptors = 1 ms each; validation 4 ms = 3 ms over.
+        let totals = Totals { cells: vec![vec![cell(1, 100, 0), cell(10, 100, 0), cell(4, 100, 10)]], iterations: 100 };
+        (scenario, totals)
+    }
+
+    #[test]
+    fn the_running_tally_fails_the_thresholds_the_report_fails() {
+        let report = report();
+        let (scenario, totals) = overhead_run();
+        let tally = Tally::of(&scenario, &totals, Duration::from_secs(2), 0);
+        let fails: Vec<bool> = scenario.thresholds.iter().map(|threshold| tally.fails(threshold)).collect();
+        assert_eq!(fails, [false, true, true, false]);
+        assert_eq!(fails, report.thresholds.iter().map(|t| !t.ok).collect::<Vec<_>>());
+        // Half the run's time: twice the request rate.
+        let early = Tally::of(&scenario, &totals, Duration::from_secs(1), 0);
+        let rate: Threshold = "http_reqs: rate<200".parse().unwrap();
+        assert!(!tally.fails(&rate) && early.fails(&rate));
+        // What only the finished run has cannot abort it.
+        let recovery: Threshold = "spike_recovery_time: value<1".parse().unwrap();
+        assert!(!tally.fails(&recovery));
     }
 
     #[test]

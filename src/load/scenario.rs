@@ -38,7 +38,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use super::breakpoint::Search;
-use super::threshold::{Aggregation, MetricRef, Threshold};
+use super::threshold::{Aggregation, Metric, MetricRef, Threshold};
 use crate::connect::Protocol;
 use crate::stack::SEED_LAYOUT;
 
@@ -435,27 +435,16 @@ impl Scenario {
     }
 
     fn check_metric(&self, metric: &MetricRef, aggregation: Aggregation) -> Result<(), String> {
-        use Aggregation::*;
-        let trend = |a: Aggregation| matches!(a, Avg | Min | Med | Max | Percentile(_) | Count);
-        let (allowed, tags): (bool, &[&str]) = match metric.name.as_str() {
-            "http_req_duration" => (trend(aggregation), &["listener", "phase"]),
-            "http_req_failed" | "checks" => (matches!(aggregation, Rate), &["listener", "phase"]),
-            "http_reqs" => (matches!(aggregation, Count | Rate), &["listener", "phase"]),
-            "iterations" | "dropped_iterations" => (matches!(aggregation, Count | Rate), &[]),
-            "interceptor_overhead" => (matches!(aggregation, Avg | Med | Percentile(_)), &["listener"]),
-            "spike_recovery_time" => (matches!(aggregation, Value), &[]),
-            "server_rss_mb" | "server_cpu_percent" => (matches!(aggregation, Avg | Max), &[]),
-            other => {
-                return Err(format!(
-                    "unknown metric {other:?}; known: http_req_duration, http_req_failed, checks, http_reqs, iterations, dropped_iterations, interceptor_overhead, spike_recovery_time, server_rss_mb, server_cpu_percent"
-                ));
-            }
+        let Some(known) = metric.metric() else {
+            let names: Vec<&str> = Metric::ALL.iter().map(|metric| metric.name()).collect();
+            return Err(format!("unknown metric {:?}; known: {}", metric.name, names.join(", ")));
         };
-        if !allowed {
-            return Err(format!("{} cannot be aggregated with {aggregation}", metric.name));
+        if !known.aggregates(aggregation) {
+            return Err(format!("{known} cannot be aggregated with {aggregation}"));
         }
-        match (&metric.tag, metric.name.as_str()) {
-            (None, "interceptor_overhead") => Err("needs a {listener:NAME} filter".into()),
+        let tags = known.tags();
+        match (&metric.tag, known) {
+            (None, Metric::InterceptorOverhead) => Err("needs a {listener:NAME} filter".into()),
             (None, _) => Ok(()),
             (Some((tag, _)), _) if !tags.contains(&tag.as_str()) => {
                 Err(format!("{} has no tag {tag:?} (tags: {})", metric.name, tags.join(", ")))
@@ -463,13 +452,11 @@ impl Scenario {
             (Some((tag, value)), _) if tag == "listener" && !self.listeners.contains(value) => {
                 Err(format!("{value:?} is not one of the scenario's listeners ({})", self.listeners.join(", ")))
             }
-            (Some((tag, value)), name) if tag == "listener" && name == "interceptor_overhead" => {
-                match &self.overhead_baseline {
-                    Some(baseline) if baseline != value => Ok(()),
-                    Some(_) => Err("the baseline has no overhead over itself".into()),
-                    None => Err("the scenario has no overhead_baseline".into()),
-                }
-            }
+            (Some((tag, value)), Metric::InterceptorOverhead) if tag == "listener" => match &self.overhead_baseline {
+                Some(baseline) if baseline != value => Ok(()),
+                Some(_) => Err("the baseline has no overhead over itself".into()),
+                None => Err("the scenario has no overhead_baseline".into()),
+            },
             (Some((tag, value)), _) if tag == "phase" && (value != "after_spike" || self.spike.is_none()) => {
                 Err("the only phase is after_spike, in scenarios with a [spike]".into())
             }

@@ -194,6 +194,116 @@ impl FromStr for Condition {
     }
 }
 
+/// A metric thresholds can name: its name, the aggregations it takes and the tags it can be
+/// filtered by, in one place for scenario validation, the run's abort check and the report's
+/// verdicts.
+///
+/// ```
+/// use interceptor_bench::load::threshold::{Aggregation, Metric};
+///
+/// let metric = Metric::from_name("http_req_failed").unwrap();
+/// assert_eq!(metric.name(), "http_req_failed");
+/// assert!(metric.aggregates(Aggregation::Rate) && !metric.aggregates(Aggregation::Avg));
+/// assert_eq!(metric.tags(), ["listener", "phase"]);
+/// assert!(Metric::from_name("http_req_waiting").is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// `http_req_duration`: request durations (ms).
+    HttpReqDuration,
+    /// `http_req_failed`: the fraction of requests without a 200 answer.
+    HttpReqFailed,
+    /// `checks`: the fraction of checks that held.
+    Checks,
+    /// `http_reqs`: requests, counted or per second.
+    HttpReqs,
+    /// `iterations`: iterations finished.
+    Iterations,
+    /// `dropped_iterations`: open-model iterations that found no VU free.
+    DroppedIterations,
+    /// `interceptor_overhead{listener:NAME}`: the listener's durations over the baseline's, per
+    /// interceptor (ms).
+    InterceptorOverhead,
+    /// `spike_recovery_time`: from the spike's end until the rolling p95 stays under its limit (ms).
+    SpikeRecoveryTime,
+    /// `server_rss_mb`: the server's resident memory (MB).
+    ServerRssMb,
+    /// `server_cpu_percent`: the server's CPU use (% of one core).
+    ServerCpuPercent,
+}
+
+impl Metric {
+    /// Every metric, in the order messages list them.
+    pub const ALL: [Metric; 10] = [
+        Metric::HttpReqDuration,
+        Metric::HttpReqFailed,
+        Metric::Checks,
+        Metric::HttpReqs,
+        Metric::Iterations,
+        Metric::DroppedIterations,
+        Metric::InterceptorOverhead,
+        Metric::SpikeRecoveryTime,
+        Metric::ServerRssMb,
+        Metric::ServerCpuPercent,
+    ];
+
+    /// Its name, as k6 and thresholds write it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Metric::HttpReqDuration => "http_req_duration",
+            Metric::HttpReqFailed => "http_req_failed",
+            Metric::Checks => "checks",
+            Metric::HttpReqs => "http_reqs",
+            Metric::Iterations => "iterations",
+            Metric::DroppedIterations => "dropped_iterations",
+            Metric::InterceptorOverhead => "interceptor_overhead",
+            Metric::SpikeRecoveryTime => "spike_recovery_time",
+            Metric::ServerRssMb => "server_rss_mb",
+            Metric::ServerCpuPercent => "server_cpu_percent",
+        }
+    }
+
+    /// The metric called `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|metric| metric.name() == name)
+    }
+
+    /// Whether `aggregation` makes sense for it.
+    pub fn aggregates(self, aggregation: Aggregation) -> bool {
+        use Aggregation::*;
+        match self {
+            Metric::HttpReqDuration => matches!(aggregation, Avg | Min | Med | Max | Percentile(_) | Count),
+            Metric::HttpReqFailed | Metric::Checks => matches!(aggregation, Rate),
+            Metric::HttpReqs | Metric::Iterations | Metric::DroppedIterations => matches!(aggregation, Count | Rate),
+            Metric::InterceptorOverhead => matches!(aggregation, Avg | Med | Percentile(_)),
+            Metric::SpikeRecoveryTime => matches!(aggregation, Value),
+            Metric::ServerRssMb | Metric::ServerCpuPercent => matches!(aggregation, Avg | Max),
+        }
+    }
+
+    /// The tags it can be filtered by.
+    pub fn tags(self) -> &'static [&'static str] {
+        match self {
+            Metric::HttpReqDuration | Metric::HttpReqFailed | Metric::Checks | Metric::HttpReqs => {
+                &["listener", "phase"]
+            }
+            Metric::InterceptorOverhead => &["listener"],
+            _ => &[],
+        }
+    }
+
+    /// Whether it is sampled from the server (with `--server-pid` or `--server-metrics`).
+    pub fn samples_the_server(self) -> bool {
+        matches!(self, Metric::ServerRssMb | Metric::ServerCpuPercent)
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A metric name with an optional `{tag:value}` filter, as k6 writes sub-metrics.
 ///
 /// ```
@@ -219,6 +329,11 @@ impl MetricRef {
     /// The metric `name` filtered to `tag:value`.
     pub fn tagged(name: impl Into<String>, tag: impl Into<String>, value: impl Into<String>) -> Self {
         MetricRef { name: name.into(), tag: Some((tag.into(), value.into())) }
+    }
+
+    /// The [`Metric`] it names, if it names one.
+    pub fn metric(&self) -> Option<Metric> {
+        Metric::from_name(&self.name)
     }
 }
 
@@ -354,6 +469,16 @@ mod tests {
             let condition: Condition = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(condition, Condition { aggregation, op, limit }, "{text}");
         }
+    }
+
+    #[test]
+    fn every_metric_is_found_by_its_name_only() {
+        for metric in Metric::ALL {
+            assert_eq!(Metric::from_name(metric.name()), Some(metric));
+            assert_eq!(MetricRef::tagged(metric.name(), "listener", "full").metric(), Some(metric));
+            assert_eq!(Metric::from_name(&metric.name().to_uppercase()), None);
+        }
+        assert!(Metric::ALL.iter().all(|metric| metric.samples_the_server() == metric.name().starts_with("server_")));
     }
 
     #[test]
