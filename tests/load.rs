@@ -2,9 +2,11 @@
 //! real binary (summary, JSON file, threshold verdicts, exit codes), bad input, a target that
 //! dies mid-run, and coordinated omission with a server that stalls.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ use interceptor_bench::load::{self, ExecutorKind, LoadOptions, Targets};
 use interceptor_bench::server::BackgroundServer;
 use interceptor_bench::stack::{Interceptors, find, seed_stacks};
 use serde_json::Value;
+use support::ibench_load;
 use tower::ServiceExt;
 
 fn start(stack: &str) -> BackgroundServer {
@@ -34,17 +37,6 @@ fn target_args(servers: &[(String, BackgroundServer)]) -> Vec<String> {
         .iter()
         .flat_map(|(name, server)| ["--target".to_owned(), format!("{name}=http://{}", server.addr())])
         .collect()
-}
-
-fn ibench_load(args: &[String]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_ibench")).arg("load").args(args).output().unwrap();
-    // Shown when an assertion fails.
-    eprintln!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
 }
 
 fn args(list: &[&str]) -> Vec<String> {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use interceptor_bench::server::BackgroundServer;
 use interceptor_bench::stack::{Interceptors, find};
 use serde_json::Value;
+use support::ibench_load;
 
 fn prometheus_binary() -> Option<PathBuf> {
     let found = std::env::var_os("PATH")
@@ -106,16 +107,6 @@ impl Prometheus {
             })
             .collect()
     }
-}
-
-fn ibench_load(args: &[String]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_ibench")).arg("load").args(args).output().unwrap();
-    eprintln!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
 }
 
 fn run_with_remote_write(url: &str, testid: &str, json: &Path, servers: &[(&str, &BackgroundServer)]) -> Output {

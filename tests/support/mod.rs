@@ -223,3 +223,14 @@ pub fn say_hello_request(addr: SocketAddr, message: &str) -> http::Request<Full<
 pub fn addr_of(listeners: &[(String, SocketAddr)], stack: &str) -> SocketAddr {
     listeners.iter().find(|(name, _)| name == stack).unwrap_or_else(|| panic!("no {stack} listener")).1
 }
+
+/// `ibench load <args>` run to the end; its output is printed (shown when an assertion fails).
+pub fn ibench_load(args: &[String]) -> std::process::Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_ibench")).arg("load").args(args).output().unwrap();
+    eprintln!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
