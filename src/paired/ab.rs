@@ -385,25 +385,27 @@ pub fn compare_builds(builds: &Builds, options: &AbOptions) -> Result<AbReport, 
     };
     let runtime = current_thread_runtime();
     let selected = |job: &String| options.filter.as_ref().is_none_or(|f| f.is_match(job));
-    let mut shared: Vec<String> = Vec::new();
-    let (mut only_base, mut only_candidate) = (Vec::new(), Vec::new());
-    let mut sampled: Vec<(PairSamples, Vec<f64>)> = Vec::new();
+    let spawn =
+        || Ok::<_, AbError>((Worker::spawn("base", &builds.base)?, Worker::spawn("candidate", &builds.candidate)?));
+    // The first round's workers say which jobs both builds know.
+    let (base, candidate) = spawn()?;
+    let shared: Vec<String> =
+        base.jobs.iter().filter(|job| candidate.jobs.contains(job) && selected(job)).cloned().collect();
+    if shared.is_empty() {
+        return Err(AbError::NothingInCommon { filter: options.filter.as_ref().map(|f| f.as_str().to_owned()) });
+    }
+    let only = |a: &Worker, b: &Worker| -> Vec<String> {
+        a.jobs.iter().filter(|job| !b.jobs.contains(job) && selected(job)).cloned().collect()
+    };
+    let (only_base, only_candidate) = (only(&base, &candidate), only(&candidate, &base));
+    let mut first = Some((base, candidate));
+    let mut sampled: Vec<(PairSamples, Vec<f64>)> =
+        shared.iter().map(|_| (PairSamples::default(), Vec::new())).collect();
     for round in 1..=rounds {
-        let mut base = Worker::spawn("base", &builds.base)?;
-        let mut candidate = Worker::spawn("candidate", &builds.candidate)?;
-        if round == 1 {
-            shared = base.jobs.iter().filter(|job| candidate.jobs.contains(job) && selected(job)).cloned().collect();
-            if shared.is_empty() {
-                return Err(AbError::NothingInCommon {
-                    filter: options.filter.as_ref().map(|f| f.as_str().to_owned()),
-                });
-            }
-            let only = |a: &Worker, b: &Worker| -> Vec<String> {
-                a.jobs.iter().filter(|job| !b.jobs.contains(job) && selected(job)).cloned().collect()
-            };
-            (only_base, only_candidate) = (only(&base, &candidate), only(&candidate, &base));
-            sampled = shared.iter().map(|_| (PairSamples::default(), Vec::new())).collect();
-        }
+        let (mut base, mut candidate) = match first.take() {
+            Some(workers) => workers,
+            None => spawn()?,
+        };
         for (job, (pooled, ratios)) in shared.iter().zip(&mut sampled) {
             let mut a = WorkerCalls { worker: &mut base, job, failure: None };
             let mut b = WorkerCalls { worker: &mut candidate, job, failure: None };
