@@ -59,15 +59,43 @@ use metrics::{Metrics, RecordMetrics};
 pub type StackService =
     WithEndpoints<RecordMetrics<MapRequest<BoxHttpService, fn(http::Request<Incoming>) -> HttpRequest>>>;
 
+/// A service a listener here serves: an HTTP service over hyper's request body that never
+/// fails (errors are answers), cloned for each connection, answering with a [`ServedBody`].
+pub trait ServedService<RB>:
+    Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, RB> ServedService<RB> for S where
+    S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + 'static
+{
+}
+
+/// The response body of a [`ServedService`]: bytes, made from bytes for the server's own
+/// answers, its errors boxed.
+pub trait ServedBody:
+    HttpBody<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + From<Bytes> + Send + 'static
+{
+}
+
+impl<B> ServedBody for B where
+    B: HttpBody<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + From<Bytes> + Send + 'static
+{
+}
+
 /// Serves `service` on every connection accepted from `listener` until `shutdown` resolves,
 /// then stops accepting and waits for open connections to finish their in-flight requests,
 /// with the defaults of [`ServerConfig`].
 pub async fn serve<S, RB>(listener: TcpListener, service: S, shutdown: impl Future<Output = ()>) -> io::Result<()>
 where
-    S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
-    RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: ServedService<RB>,
+    RB: ServedBody,
 {
     Server::new(ServerConfig::default()).serve(listener, service, shutdown).await.map(drop)
 }
@@ -371,10 +399,8 @@ impl Server {
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<Drain>
     where
-        S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
-        RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        S: ServedService<RB>,
+        RB: ServedBody,
     {
         let config = &self.config;
         let service = LimitHeaders::new(service, config.max_header_bytes, config.max_headers);
@@ -515,10 +541,8 @@ impl BackgroundServer {
     /// Starts any HTTP service (the bare-hyper anchor, for one).
     pub fn start_service<S, RB>(service: S) -> io::Result<Self>
     where
-        S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
-        RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        S: ServedService<RB>,
+        RB: ServedBody,
     {
         Self::spawn(None, move || service)
     }
@@ -543,10 +567,8 @@ impl BackgroundServer {
     /// [`beside`](BackgroundServer::beside) for any HTTP service.
     pub fn beside_service<S, RB>(&self, service: S) -> io::Result<Self>
     where
-        S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
-        RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        S: ServedService<RB>,
+        RB: ServedBody,
     {
         Self::spawn(Some(&self.runtime), move || service)
     }
@@ -555,10 +577,8 @@ impl BackgroundServer {
     /// `tower_buffer` layer in it spawns its worker).
     pub fn start_with<S, RB>(make: impl FnOnce() -> S + Send + 'static) -> io::Result<Self>
     where
-        S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
-        RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        S: ServedService<RB>,
+        RB: ServedBody,
     {
         Self::spawn(None, make)
     }
@@ -567,10 +587,8 @@ impl BackgroundServer {
     /// (see [`beside`](BackgroundServer::beside)).
     pub fn beside_with<S, RB>(&self, make: impl FnOnce() -> S + Send + 'static) -> io::Result<Self>
     where
-        S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
-        RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        S: ServedService<RB>,
+        RB: ServedBody,
     {
         Self::spawn(Some(&self.runtime), make)
     }
@@ -582,10 +600,8 @@ impl BackgroundServer {
         make: impl FnOnce() -> S + Send + 'static,
     ) -> io::Result<Self>
     where
-        S: Service<http::Request<Incoming>, Response = http::Response<RB>, Error = Infallible> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        RB: HttpBody<Data = Bytes> + From<Bytes> + Send + 'static,
-        RB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        S: ServedService<RB>,
+        RB: ServedBody,
     {
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         std_listener.set_nonblocking(true)?;
