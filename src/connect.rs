@@ -249,18 +249,52 @@ pub struct ConnectService<S> {
     inner: S,
     routes: Routes,
     max_body_bytes: usize,
+    compress_responses: bool,
 }
 
 impl<S> ConnectService<S> {
     /// A codec over `inner` that routes `routes`, with the default body limit.
     pub fn new(inner: S, routes: Routes) -> Self {
-        ConnectService { inner, routes, max_body_bytes: DEFAULT_MAX_BODY_BYTES }
+        ConnectService { inner, routes, max_body_bytes: DEFAULT_MAX_BODY_BYTES, compress_responses: true }
     }
 
     /// Sets the request body limit in bytes, which also bounds decompressed messages; larger
     /// bodies get `resource_exhausted`.
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
         self.max_body_bytes = limit;
+        self
+    }
+
+    /// Whether answers of [`COMPRESS_MIN_BYTES`] or more are gzipped for clients that accept
+    /// gzip (on by default). Off, every answer goes back uncompressed and compressed requests
+    /// are still read: for a server whose HTTP-level layers compress (tower-http's
+    /// `CompressionLayer`), or a bench that measures such a layer doing the work.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http_body_util::Full;
+    /// use interceptor_bench::connect::ConnectService;
+    /// use interceptor_bench::greeter::Greeter;
+    /// use tower::ServiceExt;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let name = "a".repeat(2048);
+    /// let request = || {
+    ///     http::Request::post("/greeter.v1.GreeterService/SayHello")
+    ///         .header("content-type", "application/json")
+    ///         .header("accept-encoding", "gzip")
+    ///         .body(Full::new(Bytes::from(format!(r#"{{"name":"{name}"}}"#))))
+    ///         .unwrap()
+    /// };
+    /// let gzipped = ConnectService::greeter(Greeter::new()).oneshot(request()).await.unwrap();
+    /// assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    /// let codec = ConnectService::greeter(Greeter::new()).compress_responses(false);
+    /// let plain = codec.oneshot(request()).await.unwrap();
+    /// assert!(!plain.headers().contains_key("content-encoding"));
+    /// # });
+    /// ```
+    pub fn compress_responses(mut self, on: bool) -> Self {
+        self.compress_responses = on;
         self
     }
 
@@ -291,7 +325,7 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let inner = self.inner.clone();
         let routes = self.routes.clone();
-        let limit = self.max_body_bytes;
+        let (limit, compress) = (self.max_body_bytes, self.compress_responses);
         Box::pin(async move {
             let (parts, body) = request.into_parts();
             let (protocol, procedure, method) = match route(&parts, &routes) {
@@ -302,14 +336,14 @@ where
                 }
             };
             let response = match protocol {
-                Protocol::Grpc => match grpc::decode(parts, body, procedure, method, limit).await {
+                Protocol::Grpc => match grpc::decode(parts, body, procedure, method, limit, compress).await {
                     Ok((request, reply)) => reply.encode(inner.oneshot(request).await),
                     Err(error) => grpc::encode_error(&error),
                 },
                 connect => {
                     let codec =
                         if connect == Protocol::ConnectJson { WireCodec::Json } else { WireCodec::Proto(method) };
-                    match unary::decode(parts, body, procedure, codec, method, limit).await {
+                    match unary::decode(parts, body, procedure, codec, method, limit, compress).await {
                         Ok((request, reply)) => reply.encode(inner.oneshot(request).await),
                         Err(error) => unary::encode_error(&error),
                     }

@@ -288,6 +288,9 @@ async fn grpc_responses_are_gzipped_when_accepted_and_large() {
     assert_eq!(greeting["message"], format!("Hello, {long}!"));
     let short = call(accept("Ada")).await;
     assert!(!short.headers.contains_key("grpc-encoding") && short.body[0] == 0, "short answers are not compressed");
+    let uncompressing = ConnectService::greeter(Greeter::new()).compress_responses(false);
+    let plain = settle(uncompressing.oneshot(accept(&long)).await.unwrap()).await;
+    assert!(!plain.headers.contains_key("grpc-encoding") && plain.body[0] == 0, "compression is off");
 }
 
 #[tokio::test]

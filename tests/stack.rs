@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use interceptor_bench::bench::http_request;
-use interceptor_bench::ecosystem::{HttpLayer, HttpRequest, box_request, large_hello_request, with_ecosystem_headers};
+use interceptor_bench::ecosystem::{
+    HttpLayer, HttpRequest, LARGE_NAME_BYTES, box_request, large_hello_request, with_ecosystem_headers,
+};
 use interceptor_bench::greeter::{Greeter, SAY_HELLO};
 use interceptor_bench::rpc::RpcRequest;
 use interceptor_bench::stack::{Interceptor, Interceptors, Stack, ecosystem, parse_chain};
@@ -145,6 +147,25 @@ async fn the_ecosystem_layers_do_their_work() {
     too_large.headers_mut().insert("content-length", (2 * 1024 * 1024).into());
     let (parts, _) = answer(&find("tower_http_body_limit"), too_large).await;
     assert_eq!(parts.status, 413);
+}
+
+#[tokio::test]
+async fn in_the_4k_suite_compression_layer_does_the_gzip_not_the_codec() {
+    let suite = interceptor_bench::ecosystem::suites().into_iter().find(|s| s.name == "ecosystem_4k").unwrap();
+    let find = |name| interceptor_bench::stack::find(name).unwrap();
+    let answer = |stack| {
+        let service = suite.service(&find(stack), &Interceptors::default());
+        async move {
+            let (parts, body) = service.oneshot(http_request()).await.unwrap().into_parts();
+            (parts.headers, body.collect().await.unwrap().to_bytes())
+        }
+    };
+    let (headers, body) = answer("baseline").await;
+    assert!(!headers.contains_key("content-encoding"), "the codec compressed the baseline's answer");
+    assert!(body.len() > LARGE_NAME_BYTES && body.starts_with(b"{\"message\":\"Hello, aaa"));
+    let (headers, body) = answer("tower_http_compression").await;
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert!(body.len() < 1024, "4 KiB of one letter compresses: {} bytes", body.len());
 }
 
 #[test]

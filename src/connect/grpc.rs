@@ -72,17 +72,19 @@ pub(super) struct Reply {
     gzip: bool,
 }
 
-/// Decodes a gRPC unary request: exactly one length-prefixed protobuf message.
+/// Decodes a gRPC unary request: exactly one length-prefixed protobuf message. Its answer is
+/// gzipped when `compress` and the client accepts gzip.
 pub(super) async fn decode(
     parts: Parts,
     body: impl RequestBody,
     procedure: &Procedure,
     method: &'static MethodSchema,
     limit: usize,
+    compress: bool,
 ) -> Result<(RpcRequest, Reply), RpcError> {
     let deadline = parse_timeout(parts.headers.get(GRPC_TIMEOUT))?.map(|timeout| Instant::now() + timeout);
     let encoding = Encoding::of(parts.headers.get(GRPC_ENCODING))?;
-    let reply = Reply { method, gzip: compression::accepts_gzip(parts.headers.get(GRPC_ACCEPT_ENCODING)) };
+    let reply = Reply { method, gzip: compress && compression::accepts_gzip(parts.headers.get(GRPC_ACCEPT_ENCODING)) };
     let body = read_limited(&parts.headers, body, limit.saturating_add(PREFIX_BYTES)).await?;
     let message = unframe(&body, encoding == Encoding::Gzip, limit)?;
     let message =

@@ -28,7 +28,8 @@ pub(super) struct Reply {
     gzip: bool,
 }
 
-/// Decodes a Connect unary request whose content type chose `codec`.
+/// Decodes a Connect unary request whose content type chose `codec`; its answer is gzipped
+/// when `compress` and the client accepts gzip.
 pub(super) async fn decode(
     parts: Parts,
     body: impl RequestBody,
@@ -36,11 +37,12 @@ pub(super) async fn decode(
     codec: WireCodec,
     method: &'static MethodSchema,
     limit: usize,
+    compress: bool,
 ) -> Result<(RpcRequest, Reply), RpcError> {
     check_protocol_version(&parts.headers)?;
     let deadline = parse_timeout(&parts.headers)?.map(|timeout| Instant::now() + timeout);
     let encoding = Encoding::of(parts.headers.get(CONTENT_ENCODING))?;
-    let reply = Reply { codec, gzip: compression::accepts_gzip(parts.headers.get(ACCEPT_ENCODING)) };
+    let reply = Reply { codec, gzip: compress && compression::accepts_gzip(parts.headers.get(ACCEPT_ENCODING)) };
     let mut bytes = read_limited(&parts.headers, body, limit).await?;
     if encoding == Encoding::Gzip {
         bytes = compression::gunzip(&bytes, limit)?;
