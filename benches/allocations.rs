@@ -1,8 +1,8 @@
 //! Exact allocation counts of one call per stack, with a counting global allocator.
 //!
 //! `cargo bench --bench allocations` counts, for every stack of the instruction bench (one
-//! in-process RPC) and every HTTP-level stack (`ecosystem/baseline` and each ecosystem layer:
-//! one HTTP request through the codec), what one warmed call allocates; each is counted twice
+//! in-process RPC) and every HTTP-level stack (`ecosystem/baseline` and each ecosystem layer,
+//! `ecosystem_4k/…` with a 4 KiB answer: one HTTP request through the codec), what one warmed call allocates; each is counted twice
 //! on freshly built stacks and must agree. It prints a table and writes
 //! `target/ibench/allocations.json`, which `ibench instructions compare` shows beside the
 //! instruction counts. Exits 1 when a count is not repeatable.
@@ -10,14 +10,14 @@
 use std::process::ExitCode;
 
 use interceptor_bench::allocations::{Allocations, CountingAllocator, DEFAULT_RESULTS_FILE, StackAllocations, count};
-use interceptor_bench::instructions::{counted_stacks, prepare_one_call, prepare_one_http_call};
+use interceptor_bench::instructions::{counted_stacks, is_http_stack, prepare_one_call, prepare_one_http_call};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// What one call of a freshly prepared stack allocates.
 fn per_call(name: &str) -> Allocations {
-    if name.starts_with("ecosystem/") {
+    if is_http_stack(name) {
         let mut call = prepare_one_http_call(name);
         count(|| drop(call.run())).1
     } else {

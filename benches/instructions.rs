@@ -8,7 +8,8 @@
 //!
 //! `one_http_call` does the same for one HTTP request through an HTTP-level stack
 //! (`ecosystem/baseline`: the codec over the greeter; `ecosystem/<layer>`: one ecosystem layer
-//! around it), its response body read to its end, on a current-thread runtime the setup built
+//! around it; `ecosystem_4k/…`: the same with a 4 KiB answer, which `tower_http_compression`
+//! gzips), its response body read to its end, on a current-thread runtime the setup built
 //! (`tower_buffer`'s worker runs on it inside the measured call).
 //!
 //! Bench ids are the stack names with `/` and `-` replaced by `_` (`chain/3` → `chain_3`), and
@@ -69,6 +70,8 @@ fn one_call(call: OneCall) -> (OneCall, RpcResult) {
 #[bench::tower_rate_limit(setup = prepare_one_http_call, args = ("ecosystem/tower_rate_limit"))]
 #[bench::tower_load_shed(setup = prepare_one_http_call, args = ("ecosystem/tower_load_shed"))]
 #[bench::tower_buffer(setup = prepare_one_http_call, args = ("ecosystem/tower_buffer"))]
+#[bench::ecosystem_4k_baseline(setup = prepare_one_http_call, args = ("ecosystem_4k/baseline"))]
+#[bench::ecosystem_4k_tower_http_compression(setup = prepare_one_http_call, args = ("ecosystem_4k/tower_http_compression"))]
 fn one_http_call(call: OneHttpCall) -> (OneHttpCall, http::Response<ResponseBody>) {
     let mut call = black_box(call);
     let response = call.run();

@@ -442,7 +442,8 @@ pub const HTTP_LAYER_FLOOR: &str = "http_layer_floor";
 ///
 /// - `ecosystem`: [`HTTP_LAYER_FLOOR`], then every [`ecosystem`](crate::stack::ecosystem)
 ///   stack, with [`with_ecosystem_headers`];
-/// - `ecosystem_4k`: `tower_http_compression` with a 4 KiB answer ([`large_hello_request`]).
+/// - `ecosystem_4k`: `tower_http_compression` with a 4 KiB answer ([`large_hello_request`]),
+///   the codec's own gzip off so that the layer compresses it.
 ///
 /// ```
 /// let suites = interceptor_bench::ecosystem::suites();
@@ -455,22 +456,32 @@ pub struct Suite {
     pub name: &'static str,
     /// The stacks beside the baseline.
     pub stacks: Vec<crate::stack::Stack>,
-    large: bool,
+    /// Whether its request carries the 4 KiB name ([`large_hello_request`]).
+    pub(crate) large: bool,
 }
+
+/// Each of the ecosystem benches' [`suites`] by name, with the layers it measures beside the
+/// baseline (`ecosystem` measures [`HTTP_LAYER_FLOOR`] first, too). Names only, so that what
+/// needs them builds no layer: building `tower_http_trace_fmt` registers a `tracing`
+/// dispatcher, which makes every later `tracing` callsite check cost more.
+///
+/// ```
+/// let (name, layers) = interceptor_bench::ecosystem::SUITE_LAYERS[1];
+/// assert_eq!((name, layers), ("ecosystem_4k", &["tower_http_compression"][..]));
+/// ```
+pub const SUITE_LAYERS: [(&str, &[&str]); 2] = [("ecosystem", &NAMES), ("ecosystem_4k", &["tower_http_compression"])];
 
 /// The ecosystem benches' suites.
 pub fn suites() -> Vec<Suite> {
-    let compression = crate::stack::find("tower_http_compression").expect("an ecosystem stack");
-    let floor = crate::stack::Stack::builder(HTTP_LAYER_FLOOR)
-        .http(HttpLayer::new(HTTP_LAYER_FLOOR, tower::layer::util::Identity::new()))
-        .build();
+    let floor = || {
+        let layer = HttpLayer::new(HTTP_LAYER_FLOOR, tower::layer::util::Identity::new());
+        crate::stack::Stack::builder(HTTP_LAYER_FLOOR).http(layer).build()
+    };
+    let find = |name: &&str| crate::stack::find(name).expect("an ecosystem stack");
+    let [(name, layers), (large_name, large_layers)] = SUITE_LAYERS;
     vec![
-        Suite {
-            name: "ecosystem",
-            stacks: std::iter::once(floor).chain(crate::stack::ecosystem()).collect(),
-            large: false,
-        },
-        Suite { name: "ecosystem_4k", stacks: vec![compression], large: true },
+        Suite { name, stacks: std::iter::once(floor()).chain(layers.iter().map(find)).collect(), large: false },
+        Suite { name: large_name, stacks: large_layers.iter().map(find).collect(), large: true },
     ]
 }
 
@@ -538,10 +549,7 @@ impl Suite {
     }
 }
 
-/// [`Suite::service`] of a suite with (`large`) or without the 4 KiB name. The codec's own
-/// gzip is off ([`ConnectService::compress_responses`](crate::connect::ConnectService::compress_responses)),
-/// so the baseline answers the 4 KiB message uncompressed and `tower_http_compression` does
-/// the gzip it is measured for, instead of finding an answer the codec already compressed.
+/// [`Suite::service`] of a suite with (`large`) or without the 4 KiB name.
 fn suite_service<B>(
     large: bool,
     stack: &crate::stack::Stack,
@@ -554,9 +562,8 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
+    let service = suite_http_service(large, stack, interceptors);
     let large = large.then(|| large_hello_request().into_body());
-    let codec = crate::connect::ConnectService::greeter(stack.service(interceptors, crate::greeter::Greeter::new()));
-    let service = stack.wrap_http(codec.compress_responses(false));
     service.map_request(move |request: http::Request<B>| {
         let mut request = box_request(with_ecosystem_headers(request));
         if let Some(body) = &large {
@@ -564,6 +571,20 @@ where
         }
         request
     })
+}
+
+/// `stack`'s HTTP service over the greeter in a suite with (`large`) or without the 4 KiB name,
+/// for requests already in the suite's form. With it, the codec's own gzip is off
+/// ([`ConnectService::compress_responses`](crate::connect::ConnectService::compress_responses)):
+/// the baseline answers the 4 KiB message uncompressed and `tower_http_compression` does the
+/// gzip it is measured for, instead of finding an answer the codec already compressed.
+pub(crate) fn suite_http_service(
+    large: bool,
+    stack: &crate::stack::Stack,
+    interceptors: &crate::stack::Interceptors,
+) -> BoxHttpService {
+    let codec = crate::connect::ConnectService::greeter(stack.service(interceptors, crate::greeter::Greeter::new()));
+    stack.wrap_http(codec.compress_responses(!large))
 }
 
 /// Runs a service's calls, and the futures they return, under its own `tracing` subscriber.

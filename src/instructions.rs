@@ -98,8 +98,25 @@ pub fn bench_id(stack: &str) -> String {
     stack.strip_prefix(HTTP_PREFIX).unwrap_or(stack).replace(['/', '-'], "_")
 }
 
+/// Whether `stack` is one of the [`http_bench_stacks`]: named `<ecosystem suite>/<stack>`,
+/// counted as one HTTP request.
+///
+/// ```
+/// use interceptor_bench::instructions::is_http_stack;
+/// assert!(is_http_stack("ecosystem/tower_buffer") && is_http_stack("ecosystem_4k/baseline"));
+/// assert!(!is_http_stack("chain/3") && !is_http_stack("logger"));
+/// ```
+pub fn is_http_stack(stack: &str) -> bool {
+    http_suite_of(stack).is_some()
+}
+
+/// The ecosystem suite and the stack within it of an [`http_bench_stacks`] name.
+fn http_suite_of(stack: &str) -> Option<(&str, &str)> {
+    stack.split_once('/').filter(|(suite, _)| crate::ecosystem::SUITE_LAYERS.iter().any(|(name, _)| name == suite))
+}
+
 /// The bench function that counts a stack: `one_http_call` for the [`http_bench_stacks`]
-/// (`ecosystem/…`), `one_call` for the others. gungraun leaves its results in
+/// (`ecosystem/…`, `ecosystem_4k/…`), `one_call` for the others. gungraun leaves its results in
 /// `<results dir>/<function>.<bench id>/`.
 ///
 /// ```
@@ -108,10 +125,10 @@ pub fn bench_id(stack: &str) -> String {
 /// assert_eq!(bench_function("ecosystem/baseline"), "one_http_call");
 /// ```
 pub fn bench_function(stack: &str) -> &'static str {
-    if stack.starts_with(HTTP_PREFIX) { "one_http_call" } else { "one_call" }
+    if is_http_stack(stack) { "one_http_call" } else { "one_call" }
 }
 
-/// The prefix of the HTTP-level stacks' names in the instruction and allocation benches.
+/// The prefix of the `ecosystem` suite's stacks, which their bench ids go without.
 const HTTP_PREFIX: &str = "ecosystem/";
 
 /// One prepared RPC: a built, warmed service and the request it will answer.
@@ -194,15 +211,22 @@ impl OneCall {
 }
 
 /// The HTTP-level stacks whose calls the instruction bench and `benches/allocations.rs`
-/// count: `ecosystem/baseline` (the baseline stack as an HTTP service: codec and greeter), then
-/// `ecosystem/<layer>` for every [`ecosystem`](crate::stack::ecosystem) stack.
+/// count, by [ecosystem suite](crate::ecosystem::SUITE_LAYERS): `<suite>/baseline` (the
+/// baseline stack as an HTTP service: codec and greeter), then `<suite>/<layer>` for each of the
+/// suite's layers but the empty one ([`HTTP_LAYER_FLOOR`](crate::ecosystem::HTTP_LAYER_FLOOR)). The
+/// `ecosystem` suite holds every [`ecosystem`](crate::stack::ecosystem) stack; `ecosystem_4k`
+/// answers a 4 KiB message, which `tower_http_compression` gzips.
 ///
 /// ```
 /// let names = interceptor_bench::instructions::http_bench_stacks();
 /// assert_eq!(names[..2], ["ecosystem/baseline", "ecosystem/tower_http_trace"]);
+/// assert_eq!(names[names.len() - 2..], ["ecosystem_4k/baseline", "ecosystem_4k/tower_http_compression"]);
 /// ```
 pub fn http_bench_stacks() -> Vec<String> {
-    std::iter::once("baseline").chain(crate::ecosystem::NAMES).map(|name| format!("{HTTP_PREFIX}{name}")).collect()
+    let stacks = |(suite, layers): (&'static str, &'static [&'static str])| {
+        std::iter::once("baseline").chain(layers.iter().copied()).map(move |name| format!("{suite}/{name}"))
+    };
+    crate::ecosystem::SUITE_LAYERS.into_iter().flat_map(stacks).collect()
 }
 
 /// One prepared HTTP call: a built, warmed HTTP service and the request it will answer.
@@ -210,12 +234,13 @@ pub struct OneHttpCall {
     service: BoxHttpService,
     request: Option<HttpRequest>,
     runtime: tokio::runtime::Runtime,
+    large: bool,
 }
 
 /// Builds the HTTP-level stack `name` (an [`http_bench_stacks`] entry; a layer that logs on a
-/// fixed clock) as its [`Stack::http_service`] over the greeter, warms it with
-/// [`WARM_UP_CALLS`] calls and prepares one request with the ecosystem's headers. None of this
-/// is measured.
+/// fixed clock) over the greeter as its suite serves it, warms it with [`WARM_UP_CALLS`] calls
+/// and prepares one request with the ecosystem's headers (in `ecosystem_4k`, the 4 KiB name).
+/// None of this is measured.
 ///
 /// # Panics
 /// On an unknown stack name, or a stack whose warm-up calls fail.
@@ -225,40 +250,51 @@ pub struct OneHttpCall {
 /// assert_eq!(call.run().status(), 200);
 /// ```
 pub fn prepare_one_http_call(name: &str) -> OneHttpCall {
-    let unknown =
-        || -> Stack { panic!("unknown HTTP bench stack {name:?}; known: {}", http_bench_stacks().join(", ")) };
-    let stack = match name.strip_prefix(HTTP_PREFIX) {
-        Some("baseline") => Stack::of("baseline", &[]),
-        Some(layer) => crate::ecosystem::layer_with_clock(layer, LogClock::Fixed(BENCH_LOG_TIME))
-            .map_or_else(unknown, |layer| Stack::builder(layer.name().to_owned()).http(layer).build()),
-        None => unknown(),
+    // Checked without allocating: what the setup leaves on the heap moves the measured
+    // call's malloc paths.
+    let known = http_suite_of(name).filter(|(suite, layer)| {
+        let layers = crate::ecosystem::SUITE_LAYERS.iter().find(|(name, _)| name == suite).map(|(_, layers)| *layers);
+        *layer == "baseline" || layers.is_some_and(|layers| layers.contains(layer))
+    });
+    let Some((suite, layer)) = known else {
+        panic!("unknown HTTP bench stack {name:?}; known: {}", http_bench_stacks().join(", "))
     };
+    let stack = match crate::ecosystem::layer_with_clock(layer, LogClock::Fixed(BENCH_LOG_TIME)) {
+        Some(layer) => Stack::builder(layer.name().to_owned()).http(layer).build(),
+        None => Stack::of("baseline", &[]), // the one known name that is no layer
+    };
+    let large = suite != "ecosystem";
     // tower_buffer spawns its worker on this runtime, which each call then runs.
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a current-thread tokio runtime");
     let service = {
         let _context = runtime.enter();
-        stack.http_service(&Interceptors::default(), Greeter::new())
+        crate::ecosystem::suite_http_service(large, &stack, &Interceptors::default())
     };
-    let mut call = OneHttpCall { service, request: None, runtime };
+    let mut call = OneHttpCall { service, request: None, runtime, large };
     for _ in 0..WARM_UP_CALLS {
-        call.request = Some(http_request());
+        call.request = Some(call.new_request());
         let status = call.run().status();
         assert!(status.is_success(), "warm-up call through {name:?} answered {status}");
     }
-    call.request = Some(http_request());
+    call.request = Some(call.new_request());
     call
 }
 
-fn http_request() -> HttpRequest {
-    let request = http::Request::post(format!("/{SAY_HELLO}"))
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from_static(br#"{"name":"Ada"}"#)))
-        .expect("a valid request");
-    box_request(with_ecosystem_headers(request))
-}
-
 impl OneHttpCall {
+    /// The request its suite answers: `SayHello` with the ecosystem's headers, the 4 KiB name
+    /// in `ecosystem_4k`.
+    fn new_request(&self) -> HttpRequest {
+        if self.large {
+            return box_request(crate::ecosystem::large_hello_request());
+        }
+        let request = http::Request::post(format!("/{SAY_HELLO}"))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from_static(br#"{"name":"Ada"}"#)))
+            .expect("a valid request");
+        box_request(with_ecosystem_headers(request))
+    }
+
     /// The measured region: readiness, the call and its answer, run on the setup's runtime
     /// (which also runs a buffer's worker).
     ///
@@ -564,8 +600,8 @@ impl Comparison {
 }
 
 /// The stack whose count a stack's overhead is taken over: `baseline` for a catalog stack,
-/// `chain/N-1` for `chain/N` (`baseline` for `chain/1`), `ecosystem/baseline` for an HTTP-level
-/// stack; `None` for the references themselves (`floor`, `baseline`, `ecosystem/baseline`).
+/// `chain/N-1` for `chain/N` (`baseline` for `chain/1`), its suite's baseline for an HTTP-level
+/// stack (`ecosystem/baseline`, `ecosystem_4k/baseline`); `None` for the references themselves.
 ///
 /// ```
 /// use interceptor_bench::instructions::reference_of;
@@ -573,15 +609,15 @@ impl Comparison {
 /// assert_eq!(reference_of("chain/1").as_deref(), Some("baseline"));
 /// assert_eq!(reference_of("chain/3").as_deref(), Some("chain/2"));
 /// assert_eq!(reference_of("ecosystem/tower_buffer").as_deref(), Some("ecosystem/baseline"));
+/// assert_eq!(reference_of("ecosystem_4k/tower_http_compression").as_deref(), Some("ecosystem_4k/baseline"));
 /// assert_eq!(reference_of("ecosystem/baseline"), None);
 /// ```
 pub fn reference_of(stack: &str) -> Option<String> {
-    let http_baseline = format!("{HTTP_PREFIX}baseline");
-    if [FLOOR, "baseline", &http_baseline].contains(&stack) {
+    if [FLOOR, "baseline"].contains(&stack) {
         return None;
     }
-    if stack.starts_with(HTTP_PREFIX) {
-        return Some(http_baseline);
+    if let Some((suite, layer)) = http_suite_of(stack) {
+        return (layer != "baseline").then(|| format!("{suite}/baseline"));
     }
     match stack.strip_prefix("chain/").and_then(|n| n.parse::<usize>().ok()) {
         Some(n) if n > 1 => Some(format!("chain/{}", n - 1)),

@@ -77,6 +77,16 @@ fn every_http_bench_stack_answers_its_one_call() {
 }
 
 #[test]
+fn the_4k_compression_count_is_of_the_layer_gzipping_a_4k_answer() {
+    let encoding = |stack| prepare_one_http_call(stack).run().headers().get("content-encoding").cloned();
+    assert_eq!(encoding("ecosystem_4k/baseline"), None, "the codec compressed the baseline's answer");
+    assert_eq!(encoding("ecosystem_4k/tower_http_compression").unwrap(), "gzip");
+    let size = |stack| http_body::Body::size_hint(prepare_one_http_call(stack).run().body()).exact();
+    assert!(size("ecosystem_4k/baseline").unwrap() > 4096, "the answer is the 4 KiB greeting");
+    assert_eq!(encoding("ecosystem/tower_http_compression"), None, "a 25-byte answer is not compressed");
+}
+
+#[test]
 fn a_stack_missing_from_the_baseline_passes_but_is_named_not_gated() {
     let dir = temp_dir("ungated");
     write_results(&dir, &reference()["stacks"]);
