@@ -80,7 +80,7 @@ pub fn bench_stacks() -> Vec<String> {
 /// ```
 /// let names = interceptor_bench::instructions::counted_stacks();
 /// assert_eq!(names[0], "floor");
-/// assert_eq!(names.last().unwrap(), "ecosystem/tower_buffer");
+/// assert_eq!(names.last().unwrap(), "ecosystem_4k/tower_http_compression");
 /// ```
 pub fn counted_stacks() -> Vec<String> {
     bench_stacks().into_iter().chain(http_bench_stacks()).collect()
