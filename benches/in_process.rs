@@ -21,19 +21,16 @@
 //! `target/criterion/<group>/<stack>/unary/profile/flamegraph.svg` (criterion's directory names:
 //! `/` inside a group or stack name becomes `_`, e.g. `comparators_in_process`, `chain_3`).
 
-use std::fmt::Debug;
 use std::time::Duration;
 
-use bytes::Bytes;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use http_body::Body;
-use http_body_util::{BodyExt, Full};
-use interceptor_bench::bench::{BASELINE, Depth, FLOOR, Harness, UNARY, floor};
+use http_body_util::BodyExt;
+use interceptor_bench::bench::{BASELINE, BenchedHttpService, Depth, FLOOR, Harness, UNARY, floor};
 use interceptor_bench::connect::{ConnectService, Protocol};
 use interceptor_bench::ecosystem::suites;
 use interceptor_bench::greeter::Greeter;
 use interceptor_bench::stack::{Interceptors, catalog, cumulative_chain, find};
-use tower::{Service, ServiceExt};
+use tower::ServiceExt;
 
 #[path = "support/comparators.rs"]
 mod comparators;
@@ -59,12 +56,9 @@ fn comparators(c: &mut Criterion) {
         group: &'g mut criterion::BenchmarkGroup<'c, criterion::measurement::WallTime>,
     }
     impl comparators::Visit for Group<'_, '_, '_> {
-        fn http<S, B>(&mut self, name: &str, service: S)
+        fn http<S>(&mut self, name: &str, service: S)
         where
-            S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
-            S::Error: Debug,
-            B: Body,
-            B::Error: Debug,
+            S: BenchedHttpService,
         {
             self.harness.http(self.group, name, service);
         }

@@ -16,28 +16,19 @@
 //! `cargo bench --bench paired` takes about two minutes; `-- logger` runs only the pairs whose
 //! candidate id matches, `-- --paired-time 3s` samples each pair longer.
 
-use std::fmt::Debug;
-
-use bytes::Bytes;
-use http_body::Body;
-use http_body_util::Full;
-use interceptor_bench::bench::BASELINE;
+use interceptor_bench::bench::{BASELINE, BenchedHttpService};
 use interceptor_bench::ecosystem::suites;
 use interceptor_bench::paired::{PairedBench, run_rounds};
 use interceptor_bench::stack::{Interceptors, find};
-use tower::Service;
 
 #[path = "support/comparators.rs"]
 mod comparators;
 
 /// Each comparator paired with the baseline over the codec.
 impl comparators::Visit for PairedBench {
-    fn http<S, B>(&mut self, name: &str, service: S)
+    fn http<S>(&mut self, name: &str, service: S)
     where
-        S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
-        S::Error: Debug,
-        B: Body,
-        B::Error: Debug,
+        S: BenchedHttpService,
     {
         PairedBench::http(self, BASELINE, comparators::baseline(), name, service);
     }

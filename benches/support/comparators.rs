@@ -5,19 +5,15 @@
 //! and OpenTelemetry interceptors inside the same codec. The criterion benches and the paired
 //! benches visit the same list.
 
-use std::fmt::Debug;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::StatusCode;
-use http_body::Body;
-use http_body_util::Full;
-use interceptor_bench::bench::BASELINE;
+use interceptor_bench::bench::{BASELINE, BenchedHttpService};
 use interceptor_bench::connect::ConnectService;
 use interceptor_bench::greeter::Greeter;
 use interceptor_bench::rpc::{Code, RpcError};
 use interceptor_bench::stack::{BoxRpcService, Interceptors, find};
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, ServiceExt};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -27,12 +23,9 @@ use tower_resilience::circuitbreaker::CircuitBreakerError;
 /// Where the comparators go: a criterion group, or paired measurements against the baseline.
 pub trait Visit {
     /// One comparator, an HTTP service named `name`.
-    fn http<S, B>(&mut self, name: &str, service: S)
+    fn http<S>(&mut self, name: &str, service: S)
     where
-        S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
-        S::Error: Debug,
-        B: Body,
-        B::Error: Debug;
+        S: BenchedHttpService;
 }
 
 /// The baseline stack over the codec: what every comparator is measured against.

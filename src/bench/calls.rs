@@ -70,6 +70,34 @@ pub fn http_request() -> http::Request<Full<Bytes>> {
         .expect("a valid request")
 }
 
+/// An HTTP service the benches can time: it answers `http::Request<Full<Bytes>>` (as
+/// [`http_request`] builds) with a body the bench reads to its end, and its errors and its
+/// body's errors print when a check fails. Every such tower service is one, with nothing to
+/// implement: an axum `Router`, a tonic server's routes, the Connect codec over a stack.
+///
+/// ```
+/// use interceptor_bench::bench::BenchedHttpService;
+/// use interceptor_bench::connect::ConnectService;
+/// use interceptor_bench::greeter::Greeter;
+///
+/// fn bench_me<S: BenchedHttpService>(_service: S) {}
+/// bench_me(ConnectService::greeter(Greeter::new()));
+/// ```
+pub trait BenchedHttpService:
+    Service<http::Request<Full<Bytes>>, Response = http::Response<<Self as BenchedHttpService>::Body>, Error: Debug>
+{
+    /// Its response body.
+    type Body: Body<Error: Debug>;
+}
+
+impl<S, B> BenchedHttpService for S
+where
+    S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>, Error: Debug>,
+    B: Body<Error: Debug>,
+{
+    type Body = B;
+}
+
 /// The [`FLOOR`](super::FLOOR) service: answers every call at once by handing the request's
 /// headers and message back, so its bench measures the harness alone (batching, readiness,
 /// the call, the await, storing the answer) with no allocation or free inside the timing.

@@ -8,12 +8,11 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Throughput};
-use http_body::Body;
 use http_body_util::Full;
 use tokio::runtime::Runtime;
 use tower::Service;
 
-use super::calls::{RoundTrips, ServiceCalls, TimedCalls};
+use super::calls::{BenchedHttpService, RoundTrips, ServiceCalls, TimedCalls};
 use super::{CONCURRENCY, HTTP1_C16, HTTP1_SEQ, UNARY};
 use crate::rpc::{RpcRequest, RpcResponse};
 
@@ -91,12 +90,9 @@ impl Harness {
     ///
     /// # Panics
     /// When the first call fails or does not answer 200.
-    pub fn http<S, B>(&self, group: &mut BenchmarkGroup<'_, WallTime>, stack: &str, service: S)
+    pub fn http<S>(&self, group: &mut BenchmarkGroup<'_, WallTime>, stack: &str, service: S)
     where
-        S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
-        S::Error: Debug,
-        B: Body,
-        B::Error: Debug,
+        S: BenchedHttpService,
     {
         self.http_with(group, stack, service, super::http_request);
     }
@@ -106,17 +102,14 @@ impl Harness {
     ///
     /// # Panics
     /// When the first call fails or does not answer 2xx.
-    pub fn http_with<S, B>(
+    pub fn http_with<S>(
         &self,
         group: &mut BenchmarkGroup<'_, WallTime>,
         stack: &str,
         service: S,
         make_request: impl Fn() -> http::Request<Full<Bytes>>,
     ) where
-        S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
-        S::Error: Debug,
-        B: Body,
-        B::Error: Debug,
+        S: BenchedHttpService,
     {
         let mut calls = ServiceCalls::http_with(service, make_request);
         self.check(stack, calls.check());

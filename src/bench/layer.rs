@@ -1,15 +1,12 @@
 //! Bench your own layer (RPC-level or HTTP-level) beside the baseline, in-process and over
 //! loopback; or bench your own HTTP service with your own request.
 
-use std::fmt::Debug;
-
 use bytes::Bytes;
 use criterion::Criterion;
-use http_body::Body;
 use http_body_util::Full;
 use tower::{Layer, Service, ServiceExt};
 
-use super::{BASELINE, Depth, Harness};
+use super::{BASELINE, BenchedHttpService, Depth, Harness};
 use crate::connect::ResponseBody;
 use crate::ecosystem::{BoxHttpService, BoxableHttpService, BytesBody, HttpLayer, box_request};
 use crate::greeter::Greeter;
@@ -161,12 +158,9 @@ pub fn stack_http_service(
 ///
 /// # Panics
 /// When `name` is not `suite/stack`, or when the first call fails or does not answer 2xx.
-pub fn bench_service<S, B>(c: &mut Criterion, name: &str, service: S, request: http::Request<Full<Bytes>>)
+pub fn bench_service<S>(c: &mut Criterion, name: &str, service: S, request: http::Request<Full<Bytes>>)
 where
-    S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
-    S::Error: Debug,
-    B: Body,
-    B::Error: Debug,
+    S: BenchedHttpService,
 {
     let Some((suite, stack)) = name.rsplit_once('/').filter(|(suite, stack)| !suite.is_empty() && !stack.is_empty())
     else {
@@ -222,17 +216,14 @@ pub const ALL: &str = "all";
 /// # Panics
 /// When `suite` is empty or has a `/`, when `layers` is empty or names `baseline` or `all`
 /// (or a layer twice), or when a variant fails its first call or does not answer 2xx.
-pub fn bench_service_layers<S, B>(
+pub fn bench_service_layers<S>(
     c: &mut Criterion,
     suite: &str,
     layers: &[&str],
     build: impl Fn(&[&str]) -> S,
     request: http::Request<Full<Bytes>>,
 ) where
-    S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
-    S::Error: Debug,
-    B: Body,
-    B::Error: Debug,
+    S: BenchedHttpService,
 {
     assert!(!suite.is_empty() && !suite.contains('/'), "name the suite without a '/', not {suite:?}");
     let unique = layers.iter().enumerate().all(|(i, layer)| !layers[..i].contains(layer));

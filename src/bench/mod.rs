@@ -68,7 +68,9 @@ mod harness;
 #[cfg(feature = "criterion")]
 mod layer;
 
-pub use calls::{BoxError, RoundTrips, ServiceCalls, TimedCalls, bare_hyper, floor, http_request, rpc_request};
+pub use calls::{
+    BenchedHttpService, BoxError, RoundTrips, ServiceCalls, TimedCalls, bare_hyper, floor, http_request, rpc_request,
+};
 #[cfg(feature = "criterion")]
 pub use harness::Harness;
 #[cfg(feature = "criterion")]

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http_body::Body;
 use http_body_util::Full;
 use regex::Regex;
 use tokio::runtime::Runtime;
@@ -17,7 +16,8 @@ use tower::{Layer, Service};
 
 use super::{PairResult, PairSamples, PairedError, SCHEMA, Schedule, SuiteResults, sample_pair};
 use crate::bench::{
-    BARE_HYPER, BASELINE, Depth, FLOOR, RoundTrips, ServiceCalls, TimedCalls, bare_hyper, current_thread_runtime, floor,
+    BARE_HYPER, BASELINE, BenchedHttpService, Depth, FLOOR, RoundTrips, ServiceCalls, TimedCalls, bare_hyper,
+    current_thread_runtime, floor,
 };
 use crate::greeter::Greeter;
 use crate::overhead::format_ns;
@@ -308,16 +308,10 @@ impl PairedBench {
     ///
     /// # Panics
     /// When either side fails the benchmark call or does not answer 2xx.
-    pub fn http<A, B, BA, BB>(&mut self, reference: &str, a: A, candidate: &str, b: B)
+    pub fn http<A, B>(&mut self, reference: &str, a: A, candidate: &str, b: B)
     where
-        A: Service<http::Request<Full<Bytes>>, Response = http::Response<BA>>,
-        A::Error: Debug,
-        BA: Body,
-        BA::Error: Debug,
-        B: Service<http::Request<Full<Bytes>>, Response = http::Response<BB>>,
-        B::Error: Debug,
-        BB: Body,
-        BB::Error: Debug,
+        A: BenchedHttpService,
+        B: BenchedHttpService,
     {
         self.http_with(reference, a, candidate, b, crate::bench::http_request);
     }
@@ -326,7 +320,7 @@ impl PairedBench {
     ///
     /// # Panics
     /// When either side fails the first call or does not answer 2xx.
-    pub fn http_with<A, B, BA, BB>(
+    pub fn http_with<A, B>(
         &mut self,
         reference: &str,
         a: A,
@@ -334,14 +328,8 @@ impl PairedBench {
         b: B,
         make_request: impl Fn() -> http::Request<Full<Bytes>> + Clone,
     ) where
-        A: Service<http::Request<Full<Bytes>>, Response = http::Response<BA>>,
-        A::Error: Debug,
-        BA: Body,
-        BA::Error: Debug,
-        B: Service<http::Request<Full<Bytes>>, Response = http::Response<BB>>,
-        B::Error: Debug,
-        BB: Body,
-        BB::Error: Debug,
+        A: BenchedHttpService,
+        B: BenchedHttpService,
     {
         if !self.selected(Depth::InProcess, candidate) {
             return;
