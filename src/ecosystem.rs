@@ -451,6 +451,7 @@ pub const HTTP_LAYER_FLOOR: &str = "http_layer_floor";
 /// assert_eq!(suites[0].stacks[0].name(), interceptor_bench::ecosystem::HTTP_LAYER_FLOOR);
 /// assert_eq!(suites[1].stacks[0].name(), "tower_http_compression");
 /// ```
+#[derive(Clone)]
 pub struct Suite {
     /// The suite (the criterion group is `<name>/in_process`, the paired file `<name>.json`).
     pub name: &'static str,
@@ -504,7 +505,15 @@ impl Suite {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        suite_service(self.large, stack, interceptors)
+        let service = suite_http_service(self.large, stack, interceptors);
+        let large = self.large.then(|| large_hello_request().into_body());
+        service.map_request(move |request: http::Request<B>| {
+            let mut request = box_request(with_ecosystem_headers(request));
+            if let Some(body) = &large {
+                *request.body_mut() = box_request(http::Request::new(body.clone())).into_body();
+            }
+            request
+        })
     }
 
     /// A loopback server (127.0.0.1:0, its own thread and runtime) answering with
@@ -522,8 +531,8 @@ impl Suite {
         stack: &crate::stack::Stack,
         interceptors: &crate::stack::Interceptors,
     ) -> std::io::Result<crate::server::BackgroundServer> {
-        let (large, stack, interceptors) = (self.large, stack.clone(), interceptors.clone());
-        crate::server::BackgroundServer::start_with(move || suite_service(large, &stack, &interceptors))
+        let (suite, stack, interceptors) = (self.clone(), stack.clone(), interceptors.clone());
+        crate::server::BackgroundServer::start_with(move || suite.service(&stack, &interceptors))
     }
 
     /// [`Suite::server`] on `reference`'s thread and runtime
@@ -544,33 +553,9 @@ impl Suite {
         stack: &crate::stack::Stack,
         interceptors: &crate::stack::Interceptors,
     ) -> std::io::Result<crate::server::BackgroundServer> {
-        let (large, stack, interceptors) = (self.large, stack.clone(), interceptors.clone());
-        reference.beside_with(move || suite_service(large, &stack, &interceptors))
+        let (suite, stack, interceptors) = (self.clone(), stack.clone(), interceptors.clone());
+        reference.beside_with(move || suite.service(&stack, &interceptors))
     }
-}
-
-/// [`Suite::service`] of a suite with (`large`) or without the 4 KiB name.
-fn suite_service<B>(
-    large: bool,
-    stack: &crate::stack::Stack,
-    interceptors: &crate::stack::Interceptors,
-) -> impl Service<http::Request<B>, Response = http::Response<ResponseBody>, Error = Infallible, Future: Send>
-+ Clone
-+ Send
-+ use<B>
-where
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    let service = suite_http_service(large, stack, interceptors);
-    let large = large.then(|| large_hello_request().into_body());
-    service.map_request(move |request: http::Request<B>| {
-        let mut request = box_request(with_ecosystem_headers(request));
-        if let Some(body) = &large {
-            *request.body_mut() = box_request(http::Request::new(body.clone())).into_body();
-        }
-        request
-    })
 }
 
 /// `stack`'s HTTP service over the greeter in a suite with (`large`) or without the 4 KiB name,
