@@ -16,7 +16,7 @@
 //! `cargo bench --bench paired` takes about two minutes; `-- logger` runs only the pairs whose
 //! candidate id matches, `-- --paired-time 3s` samples each pair longer.
 
-use interceptor_bench::bench::{BASELINE, BenchedHttpService};
+use interceptor_bench::bench::{BASELINE, BenchedHttpService, Depth};
 use interceptor_bench::ecosystem::suites;
 use interceptor_bench::paired::{PairedBench, run_rounds};
 use interceptor_bench::stack::{Interceptors, find};
@@ -44,17 +44,25 @@ fn main() {
         comparators::visit(&mut benches[1]);
         // The ecosystem suites: each layer against the baseline, both as HTTP services, then
         // over loopback, each layer's server on the baseline server's thread.
+        // Servers start only for the pairs the filter keeps.
         for (suite, paired) in ecosystem.iter().zip(&mut benches[2..]) {
-            let reference_server = suite.server(&baseline, &interceptors).expect("a loopback server for baseline");
+            let mut reference_server = None;
             for stack in &suite.stacks {
-                let _runtime = paired.runtime().enter();
-                let reference = suite.service(&baseline, &interceptors);
-                let candidate = suite.service(stack, &interceptors);
-                paired.http(BASELINE, reference, stack.name(), candidate);
-                let server = suite
-                    .server_beside(&reference_server, stack, &interceptors)
-                    .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()));
-                paired.loopback(BASELINE, reference_server.addr(), stack.name(), server.addr());
+                if paired.would_run(Depth::InProcess, stack.name()) {
+                    let _runtime = paired.runtime().enter();
+                    let reference = suite.service(&baseline, &interceptors);
+                    let candidate = suite.service(stack, &interceptors);
+                    paired.http(BASELINE, reference, stack.name(), candidate);
+                }
+                if paired.would_run(Depth::Loopback, stack.name()) {
+                    let reference = reference_server.get_or_insert_with(|| {
+                        suite.server(&baseline, &interceptors).expect("a loopback server for baseline")
+                    });
+                    let server = suite
+                        .server_beside(reference, stack, &interceptors)
+                        .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()));
+                    paired.loopback(BASELINE, reference.addr(), stack.name(), server.addr());
+                }
             }
         }
     })

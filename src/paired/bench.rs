@@ -407,12 +407,12 @@ impl PairedBench {
         // Every loopback pair's two servers share the reference's thread, so the operating
         // system's placement of server threads on the cores favours neither side.
         let reference = BackgroundServer::start(&baseline, &interceptors).expect("a loopback server for baseline");
-        if self.selected_quietly(Depth::Loopback, BASELINE) {
+        if self.would_run(Depth::Loopback, BASELINE) {
             let anchor = reference.beside_service(bare_hyper()).expect("a loopback server for bare hyper");
             self.loopback(BARE_HYPER, anchor.addr(), BASELINE, reference.addr());
         }
         for stack in seed_stacks().iter().filter(|stack| stack.name() != BASELINE) {
-            if self.selected_quietly(Depth::Loopback, stack.name()) {
+            if self.would_run(Depth::Loopback, stack.name()) {
                 let server = reference
                     .beside(stack, &interceptors)
                     .unwrap_or_else(|e| panic!("cannot start a loopback server for {:?}: {e}", stack.name()));
@@ -468,8 +468,17 @@ impl PairedBench {
         }
     }
 
-    /// Whether the pair of `candidate` at `depth` would run, without listing it.
-    fn selected_quietly(&self, depth: Depth, candidate: &str) -> bool {
+    /// Whether the pair of `candidate` at `depth` would run (or be listed, under `--list`),
+    /// without running or listing it: ask before starting a server for a pair the filter may
+    /// leave out.
+    ///
+    /// ```
+    /// use interceptor_bench::bench::Depth;
+    /// let paired = interceptor_bench::paired::PairedBench::new("my_suite");
+    /// // Without a filter on the command line, every pair runs.
+    /// assert!(paired.would_run(Depth::Loopback, "my_layer"));
+    /// ```
+    pub fn would_run(&self, depth: Depth, candidate: &str) -> bool {
         self.mode == Mode::List || self.selected_id(depth, candidate)
     }
 
