@@ -1,7 +1,11 @@
 //! `ibench ab` end to end on two prebuilt binaries (this build, twice): every round starts a
 //! fresh pair of worker processes, and each job reports one ratio per round. Timings decide
 //! no assertion here: the same binary against itself may land either side of the threshold.
+//! `--base REV` builds both sides itself: here with a stand-in for cargo that logs how it was
+//! called and puts this build where cargo would.
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::Command;
 
 #[test]
@@ -42,4 +46,60 @@ fn rounds_out_of_range_are_refused() {
             .unwrap();
         assert_eq!(output.status.code(), Some(2), "--rounds {rounds}");
     }
+}
+
+#[test]
+fn base_rev_builds_the_revision_and_the_work_tree_with_aligned_functions_into_a_relative_work_dir() {
+    let ibench = env!("CARGO_BIN_EXE_ibench");
+    let repo = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let status = Command::new("git").arg("-C").arg(repo.path()).args(args).status().unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    std::fs::write(repo.path().join("Cargo.toml"), "[package]\nname = \"stand-in\"\n").unwrap();
+    git(&["add", "Cargo.toml"]);
+    git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base"]);
+    let log = repo.path().join("cargo.log");
+    let cargo = repo.path().join("cargo");
+    std::fs::write(
+        &cargo,
+        format!(
+            "#!/bin/sh\necho \"$(pwd)|$CARGO_TARGET_DIR|$RUSTFLAGS|$*\" >> '{}'\n\
+             mkdir -p \"$CARGO_TARGET_DIR/release\" && cp '{ibench}' \"$CARGO_TARGET_DIR/release/ibench\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let output = Command::new(ibench)
+        .current_dir(repo.path())
+        .env("CARGO", &cargo)
+        .env_remove("RUSTFLAGS")
+        .args(["ab", "--base", "HEAD", "--work-dir", "ab-work"])
+        .args(["--filter", "^in_process/floor/", "--time", "60ms", "--rounds", "1", "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["jobs"].as_array().unwrap().len(), 1, "{report}");
+
+    let root = repo.path().canonicalize().unwrap();
+    let calls: Vec<Vec<String>> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|line| line.split('|').map(str::to_owned).collect())
+        .collect();
+    assert_eq!(calls.len(), 2, "one build per side: {calls:?}");
+    let work = root.join("ab-work");
+    for (call, source) in calls.iter().zip([work.join("src"), root.clone()]) {
+        assert!(Path::new(&call[0]).canonicalize().unwrap().starts_with(&source), "built in {}: {call:?}", call[0]);
+        assert_eq!(Path::new(&call[1]), work.join("target"), "one absolute, shared target directory: {call:?}");
+        assert_eq!(call[2], "-C llvm-args=-align-all-functions=6", "{call:?}");
+        assert_eq!(call[3], "build --release --locked --bin ibench");
+    }
+    let bins: Vec<_> = std::fs::read_dir(work.join("bin")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(bins.len(), 2, "{bins:?}");
 }

@@ -110,6 +110,12 @@ impl Builds {
     /// `<work>/target` the shared build cache, `<work>/bin` the two binaries). Cargo's own
     /// progress goes to standard error.
     pub fn from_revision(repo: &Path, revision: &str, work: &Path) -> Result<Builds, AbError> {
+        // Absolute, because cargo runs in each source directory and would read a relative
+        // CARGO_TARGET_DIR from there.
+        let work = &std::path::absolute(work).map_err(|e| AbError::Command {
+            what: format!("cannot resolve the work directory {}", work.display()),
+            why: e.to_string(),
+        })?;
         let commit = git(repo, &["rev-parse", "--verify", &format!("{revision}^{{commit}}")])
             .map_err(|why| AbError::Command { what: format!("cannot resolve revision {revision:?}"), why })?;
         let root = git(repo, &["rev-parse", "--show-toplevel"])
