@@ -462,9 +462,8 @@ pub struct Suite {
 }
 
 /// Each of the ecosystem benches' [`suites`] by name, with the layers it measures beside the
-/// baseline (`ecosystem` measures [`HTTP_LAYER_FLOOR`] first, too). Names only, so that what
-/// needs them builds no layer: building `tower_http_trace_fmt` registers a `tracing`
-/// dispatcher, which makes every later `tracing` callsite check cost more.
+/// baseline (`ecosystem` measures [`HTTP_LAYER_FLOOR`] first, too): names only, which the
+/// instruction bench's setup reads without building any layer.
 ///
 /// ```
 /// let (name, layers) = interceptor_bench::ecosystem::SUITE_LAYERS[1];
