@@ -49,7 +49,7 @@ fn rounds_out_of_range_are_refused() {
 }
 
 #[test]
-fn base_rev_builds_the_revision_and_the_work_tree_with_aligned_functions_into_a_relative_work_dir() {
+fn base_rev_cleans_then_builds_the_revision_and_the_work_tree_aligned_into_a_relative_work_dir() {
     let ibench = env!("CARGO_BIN_EXE_ibench");
     let repo = tempfile::tempdir().unwrap();
     let git = |args: &[&str]| {
@@ -66,7 +66,10 @@ fn base_rev_builds_the_revision_and_the_work_tree_with_aligned_functions_into_a_
         &cargo,
         format!(
             "#!/bin/sh\necho \"$(pwd)|$CARGO_TARGET_DIR|$RUSTFLAGS|$*\" >> '{}'\n\
-             mkdir -p \"$CARGO_TARGET_DIR/release\" && cp '{ibench}' \"$CARGO_TARGET_DIR/release/ibench\"\n",
+             case \"$1\" in\n\
+             pkgid) echo 'path+file:///stand-in#stand-in@0.1.0' ;;\n\
+             build) mkdir -p \"$CARGO_TARGET_DIR/release\" && cp '{ibench}' \"$CARGO_TARGET_DIR/release/ibench\" ;;\n\
+             esac\n",
             log.display()
         ),
     )
@@ -92,13 +95,20 @@ fn base_rev_builds_the_revision_and_the_work_tree_with_aligned_functions_into_a_
         .lines()
         .map(|line| line.split('|').map(str::to_owned).collect())
         .collect();
-    assert_eq!(calls.len(), 2, "one build per side: {calls:?}");
     let work = root.join("ab-work");
-    for (call, source) in calls.iter().zip([work.join("src"), root.clone()]) {
-        assert!(Path::new(&call[0]).canonicalize().unwrap().starts_with(&source), "built in {}: {call:?}", call[0]);
-        assert_eq!(Path::new(&call[1]), work.join("target"), "one absolute, shared target directory: {call:?}");
-        assert_eq!(call[2], "-C llvm-args=-align-all-functions=6", "{call:?}");
-        assert_eq!(call[3], "build --release --locked --bin ibench");
+    let steps = [
+        "pkgid --locked",
+        "clean --release --package path+file:///stand-in#stand-in@0.1.0",
+        "build --release --locked --bin ibench",
+    ];
+    assert_eq!(calls.len(), 2 * steps.len(), "the same three steps per side: {calls:?}");
+    for (side, source) in calls.chunks(steps.len()).zip([work.join("src"), root.clone()]) {
+        for (call, step) in side.iter().zip(steps) {
+            assert!(Path::new(&call[0]).canonicalize().unwrap().starts_with(&source), "run in {}: {call:?}", call[0]);
+            assert_eq!(Path::new(&call[1]), work.join("target"), "one absolute, shared target directory: {call:?}");
+            assert_eq!(call[2], "-C llvm-args=-align-all-functions=6", "{call:?}");
+            assert_eq!(call[3], step, "the root package is cleaned before each build, so each binary is its side's");
+        }
     }
     let bins: Vec<_> = std::fs::read_dir(work.join("bin")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(bins.len(), 2, "{bins:?}");

@@ -174,8 +174,6 @@ fn export_revision(root: &Path, commit: &str, dest: &Path) -> Result<(), AbError
     fs::rename(staging.keep(), dest).map_err(|e| failed(e.to_string()))
 }
 
-/// `cargo build --release --locked --bin ibench` in `source` with the shared target
-/// directory under `work`; the binary is copied to `dest`, as the next build overwrites it.
 /// What both builds are compiled with, beside the user's own `RUSTFLAGS`: every function aligned
 /// to 64 bytes, so that a change in one function does not shift where the others' code falls
 /// against cache lines and the decoder's windows. Without it, a commit that only made
@@ -191,20 +189,41 @@ fn with_aligned_layout(user: Option<String>) -> String {
     }
 }
 
+/// `cargo build --release --locked --bin ibench` in `source` with the shared target
+/// directory under `work`, after cleaning the root package's artifacts there; the binary is
+/// copied to `dest`, as the next build overwrites it.
+///
+/// The clean is what makes the binary `source`'s. To cargo both sides are one package with
+/// one fingerprint, and freshness is judged by file times: the exported revision's files
+/// carry its commit time, the working tree's may predate the other side's last build. Without
+/// the clean cargo called the package fresh and handed back the other side's binary, byte for
+/// byte, so that every comparison was the same build twice. Dependencies stay cached.
 fn build(source: &Path, work: &Path, dest: &Path) -> Result<PathBuf, AbError> {
     let failed = |why: String| AbError::Command { what: format!("cannot build {}", source.display()), why };
     let target = work.join("target");
+    let cargo = |args: &[&str]| {
+        let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        command
+            .args(args)
+            .current_dir(source)
+            .env("CARGO_TARGET_DIR", &target)
+            .env("RUSTFLAGS", with_aligned_layout(std::env::var("RUSTFLAGS").ok()));
+        command
+    };
     eprintln!("ibench ab: building {}", source.display());
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--release", "--locked", "--bin", "ibench"])
-        .current_dir(source)
-        .env("CARGO_TARGET_DIR", &target)
-        .env("RUSTFLAGS", with_aligned_layout(std::env::var("RUSTFLAGS").ok()))
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| failed(format!("cargo: {e}")))?;
-    if !status.success() {
-        return Err(failed(format!("cargo build exited {status}")));
+    let pkgid = cargo(&["pkgid", "--locked"]).output().map_err(|e| failed(format!("cargo: {e}")))?;
+    if !pkgid.status.success() {
+        return Err(failed(format!("cargo pkgid: {}", String::from_utf8_lossy(&pkgid.stderr).trim())));
+    }
+    let package = String::from_utf8_lossy(&pkgid.stdout).trim().to_owned();
+    for (step, args) in [
+        ("clean", ["clean", "--release", "--package", package.as_str()].as_slice()),
+        ("build", &["build", "--release", "--locked", "--bin", "ibench"]),
+    ] {
+        let status = cargo(args).stdout(Stdio::null()).status().map_err(|e| failed(format!("cargo: {e}")))?;
+        if !status.success() {
+            return Err(failed(format!("cargo {step} exited {status}")));
+        }
     }
     fs::create_dir_all(dest.parent().expect("a binary has a directory")).map_err(|e| failed(e.to_string()))?;
     fs::copy(target.join("release").join("ibench"), dest).map_err(|e| failed(e.to_string()))?;
