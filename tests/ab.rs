@@ -96,11 +96,7 @@ fn base_rev_cleans_then_builds_the_revision_and_the_work_tree_aligned_into_a_rel
         .map(|line| line.split('|').map(str::to_owned).collect())
         .collect();
     let work = root.join("ab-work");
-    let steps = [
-        "pkgid --locked",
-        "clean --release --package path+file:///stand-in#stand-in@0.1.0",
-        "build --release --locked --bin ibench",
-    ];
+    let steps = ["pkgid --locked", "clean --release --package stand-in", "build --release --locked --bin ibench"];
     assert_eq!(calls.len(), 2 * steps.len(), "the same three steps per side: {calls:?}");
     for (side, source) in calls.chunks(steps.len()).zip([work.join("src"), root.clone()]) {
         for (call, step) in side.iter().zip(steps) {

@@ -215,9 +215,10 @@ fn build(source: &Path, work: &Path, dest: &Path) -> Result<PathBuf, AbError> {
     if !pkgid.status.success() {
         return Err(failed(format!("cargo pkgid: {}", String::from_utf8_lossy(&pkgid.stderr).trim())));
     }
-    let package = String::from_utf8_lossy(&pkgid.stdout).trim().to_owned();
+    let pkgid = String::from_utf8_lossy(&pkgid.stdout).trim().to_owned();
+    let package = package_name(&pkgid).ok_or_else(|| failed(format!("cargo pkgid printed {pkgid:?}")))?;
     for (step, args) in [
-        ("clean", ["clean", "--release", "--package", package.as_str()].as_slice()),
+        ("clean", ["clean", "--release", "--package", package].as_slice()),
         ("build", &["build", "--release", "--locked", "--bin", "ibench"]),
     ] {
         let status = cargo(args).stdout(Stdio::null()).status().map_err(|e| failed(format!("cargo: {e}")))?;
@@ -228,6 +229,17 @@ fn build(source: &Path, work: &Path, dest: &Path) -> Result<PathBuf, AbError> {
     fs::create_dir_all(dest.parent().expect("a binary has a directory")).map_err(|e| failed(e.to_string()))?;
     fs::copy(target.join("release").join("ibench"), dest).map_err(|e| failed(e.to_string()))?;
     Ok(dest.to_owned())
+}
+
+/// The package name in a `cargo pkgid` spec: `path+file:///src/x#name@1.0`, or
+/// `path+file:///src/name#1.0` when the name is the directory's.
+fn package_name(pkgid: &str) -> Option<&str> {
+    let (url, fragment) = pkgid.rsplit_once('#')?;
+    let name = match fragment.split_once('@') {
+        Some((name, _version)) => name,
+        None => url.rsplit('/').next()?,
+    };
+    (!name.is_empty()).then_some(name)
 }
 
 /// A running worker process.
@@ -571,5 +583,13 @@ mod tests {
             with_aligned_layout(Some("-C target-cpu=native".into())),
             format!("-C target-cpu=native {ALIGNED_LAYOUT}")
         );
+    }
+
+    #[test]
+    fn the_package_name_comes_from_either_pkgid_form() {
+        assert_eq!(package_name("path+file:///work/main#interceptor-bench@0.1.0"), Some("interceptor-bench"));
+        assert_eq!(package_name("path+file:///work/interceptor-bench#0.1.0"), Some("interceptor-bench"));
+        assert_eq!(package_name("no fragment"), None);
+        assert_eq!(package_name("path+file:///work/#0.1.0"), None);
     }
 }
