@@ -21,6 +21,7 @@ fn each_round_starts_fresh_workers_and_reports_its_ratio() {
     for round in 1..=3 {
         assert!(stderr.contains(&format!("round {round} of 3 done (2 jobs)")), "{stderr}");
     }
+    assert!(stderr.contains("with 3 rounds a change's interval is their whole range, which holds the median with 75% confidence, not 95%"), "{stderr}");
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["options"]["rounds"], 3);
     let jobs = report["jobs"].as_array().unwrap();

@@ -377,8 +377,9 @@ pub struct JobComparison {
     /// The candidate build's median nanoseconds per call.
     pub candidate_ns: Estimate,
     /// The change candidate ÷ base, minus one: the median over the rounds of each round's
-    /// median per-sample ratio, with its order-statistic interval over the rounds (with too
-    /// few rounds for one, over all samples).
+    /// median per-sample ratio, with its order-statistic interval over the rounds. With fewer
+    /// than 6 rounds that is their whole range, which holds the median with less than 95%
+    /// confidence (75% for 3 rounds; `ibench ab` says so).
     pub change: Estimate,
     /// Each round's median per-sample ratio candidate ÷ base, minus one.
     pub rounds: Vec<f64>,
@@ -404,6 +405,12 @@ pub struct AbReport {
     pub only_candidate: Vec<String>,
 }
 
+/// The probability that the whole range of `rounds` replicates holds their true median:
+/// `1 − 2·½ⁿ` (0 for one round, 75% for three, 97% for six).
+fn whole_range_coverage(rounds: usize) -> f64 {
+    1.0 - 2.0 * 0.5f64.powi(i32::try_from(rounds).unwrap_or(i32::MAX))
+}
+
 /// Runs both builds' workers and compares every job they share (and the filter selects),
 /// printing each job's line to standard error as it finishes.
 ///
@@ -415,6 +422,15 @@ pub struct AbReport {
 /// that covers what a new pair of processes does.
 pub fn compare_builds(builds: &Builds, options: &AbOptions) -> Result<AbReport, AbError> {
     let rounds = options.rounds.max(1);
+    let coverage = whole_range_coverage(rounds);
+    if coverage < options.confidence {
+        eprintln!(
+            "ibench ab: with {rounds} rounds a change's interval is their whole range, which holds the median with \
+             {:.0}% confidence, not {:.0}%: use 6 rounds or more for that",
+            coverage * 100.0,
+            options.confidence * 100.0
+        );
+    }
     let schedule = Schedule {
         time: options.schedule.time / rounds as u32,
         warm_up: options.schedule.warm_up / rounds as u32,
@@ -583,6 +599,13 @@ mod tests {
             with_aligned_layout(Some("-C target-cpu=native".into())),
             format!("-C target-cpu=native {ALIGNED_LAYOUT}")
         );
+    }
+
+    #[test]
+    fn the_whole_range_of_rounds_covers_the_median_as_the_binomial_says() {
+        assert_eq!(whole_range_coverage(1), 0.0);
+        assert_eq!(whole_range_coverage(3), 0.75);
+        assert!(whole_range_coverage(5) < 0.95 && whole_range_coverage(6) > 0.95);
     }
 
     #[test]

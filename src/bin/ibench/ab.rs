@@ -40,7 +40,8 @@ pub struct Args {
     #[arg(long, default_value = "1s", value_parser = parse_time)]
     time: Duration,
     /// How many rounds share each job's --time, each with a fresh pair of worker processes; the change is the median
-    /// of the rounds' ratios, its interval over the rounds.
+    /// of the rounds' ratios, its interval over the rounds (fewer than 6 rounds: their whole range, below 95%
+    /// confidence).
     #[arg(long, default_value_t = DEFAULT_ROUNDS as u32, value_parser = clap::value_parser!(u32).range(1..=100))]
     rounds: u32,
     /// Only the jobs whose id matches this regex, e.g. '^in_process/' or 'logger'.
