@@ -2,8 +2,8 @@
 //!
 //! `cargo bench --bench allocations` counts, for every stack of the instruction bench (one
 //! in-process RPC) and every HTTP-level stack (`ecosystem/baseline` and each ecosystem layer,
-//! `ecosystem_4k/…` with a 4 KiB answer: one HTTP request through the codec), what one warmed call allocates; each is counted twice
-//! on freshly built stacks and must agree. It prints a table and writes
+//! `ecosystem_4k/…` with a 4 KiB answer: one HTTP request through the codec), what one warmed
+//! call allocates; each is counted twice on freshly built stacks and must agree. It prints a table and writes
 //! `target/ibench/allocations.json`, which `ibench instructions compare` shows beside the
 //! instruction counts. Exits 1 when a count is not repeatable.
 

@@ -469,7 +469,10 @@ pub struct Suite {
 /// let (name, layers) = interceptor_bench::ecosystem::SUITE_LAYERS[1];
 /// assert_eq!((name, layers), ("ecosystem_4k", &["tower_http_compression"][..]));
 /// ```
-pub const SUITE_LAYERS: [(&str, &[&str]); 2] = [("ecosystem", &NAMES), ("ecosystem_4k", &["tower_http_compression"])];
+pub const SUITE_LAYERS: [(&str, &[&str]); 2] = [("ecosystem", &NAMES), (LARGE_SUITE, &["tower_http_compression"])];
+
+/// The suite whose request carries the 4 KiB name ([`large_hello_request`]).
+pub(crate) const LARGE_SUITE: &str = "ecosystem_4k";
 
 /// The ecosystem benches' suites.
 pub fn suites() -> Vec<Suite> {

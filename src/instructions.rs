@@ -110,9 +110,11 @@ pub fn is_http_stack(stack: &str) -> bool {
     http_suite_of(stack).is_some()
 }
 
-/// The ecosystem suite and the stack within it of an [`http_bench_stacks`] name.
-fn http_suite_of(stack: &str) -> Option<(&str, &str)> {
-    stack.split_once('/').filter(|(suite, _)| crate::ecosystem::SUITE_LAYERS.iter().any(|(name, _)| name == suite))
+/// The ecosystem suite of an `<ecosystem suite>/<stack>` name, its layers, and the stack.
+fn http_suite_of(stack: &str) -> Option<(&'static str, &'static [&'static str], &str)> {
+    let (suite, layer) = stack.split_once('/')?;
+    let (suite, layers) = crate::ecosystem::SUITE_LAYERS.into_iter().find(|(name, _)| *name == suite)?;
+    Some((suite, layers, layer))
 }
 
 /// The bench function that counts a stack: `one_http_call` for the [`http_bench_stacks`]
@@ -252,18 +254,15 @@ pub struct OneHttpCall {
 pub fn prepare_one_http_call(name: &str) -> OneHttpCall {
     // Checked without allocating: what the setup leaves on the heap moves the measured
     // call's malloc paths.
-    let known = http_suite_of(name).filter(|(suite, layer)| {
-        let layers = crate::ecosystem::SUITE_LAYERS.iter().find(|(name, _)| name == suite).map(|(_, layers)| *layers);
-        *layer == "baseline" || layers.is_some_and(|layers| layers.contains(layer))
-    });
-    let Some((suite, layer)) = known else {
+    let known = http_suite_of(name).filter(|(_, layers, layer)| *layer == "baseline" || layers.contains(layer));
+    let Some((suite, _, layer)) = known else {
         panic!("unknown HTTP bench stack {name:?}; known: {}", http_bench_stacks().join(", "))
     };
     let stack = match crate::ecosystem::layer_with_clock(layer, LogClock::Fixed(BENCH_LOG_TIME)) {
         Some(layer) => Stack::builder(layer.name().to_owned()).http(layer).build(),
         None => Stack::of("baseline", &[]), // the one known name that is no layer
     };
-    let large = suite != "ecosystem";
+    let large = suite == crate::ecosystem::LARGE_SUITE;
     // tower_buffer spawns its worker on this runtime, which each call then runs.
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a current-thread tokio runtime");
@@ -616,7 +615,7 @@ pub fn reference_of(stack: &str) -> Option<String> {
     if [FLOOR, "baseline"].contains(&stack) {
         return None;
     }
-    if let Some((suite, layer)) = http_suite_of(stack) {
+    if let Some((suite, _, layer)) = http_suite_of(stack) {
         return (layer != "baseline").then(|| format!("{suite}/baseline"));
     }
     match stack.strip_prefix("chain/").and_then(|n| n.parse::<usize>().ok()) {

@@ -34,7 +34,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde::Serialize;
 
-use super::stats::Estimate;
+use super::stats::{Estimate, whole_range_coverage};
 use super::worker::HELLO;
 use super::{PairSamples, Schedule, sample_pair};
 use crate::baseline::compare::{Threshold, Verdict};
@@ -201,13 +201,10 @@ fn with_aligned_layout(user: Option<String>) -> String {
 fn build(source: &Path, work: &Path, dest: &Path) -> Result<PathBuf, AbError> {
     let failed = |why: String| AbError::Command { what: format!("cannot build {}", source.display()), why };
     let target = work.join("target");
+    let rustflags = with_aligned_layout(std::env::var("RUSTFLAGS").ok());
     let cargo = |args: &[&str]| {
         let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-        command
-            .args(args)
-            .current_dir(source)
-            .env("CARGO_TARGET_DIR", &target)
-            .env("RUSTFLAGS", with_aligned_layout(std::env::var("RUSTFLAGS").ok()));
+        command.args(args).current_dir(source).env("CARGO_TARGET_DIR", &target).env("RUSTFLAGS", &rustflags);
         command
     };
     eprintln!("ibench ab: building {}", source.display());
@@ -405,12 +402,6 @@ pub struct AbReport {
     pub only_candidate: Vec<String>,
 }
 
-/// The probability that the whole range of `rounds` replicates holds their true median:
-/// `1 − 2·½ⁿ` (0 for one round, 75% for three, 97% for six).
-fn whole_range_coverage(rounds: usize) -> f64 {
-    1.0 - 2.0 * 0.5f64.powi(i32::try_from(rounds).unwrap_or(i32::MAX))
-}
-
 /// Runs both builds' workers and compares every job they share (and the filter selects),
 /// printing each job's line to standard error as it finishes.
 ///
@@ -599,13 +590,6 @@ mod tests {
             with_aligned_layout(Some("-C target-cpu=native".into())),
             format!("-C target-cpu=native {ALIGNED_LAYOUT}")
         );
-    }
-
-    #[test]
-    fn the_whole_range_of_rounds_covers_the_median_as_the_binomial_says() {
-        assert_eq!(whole_range_coverage(1), 0.0);
-        assert_eq!(whole_range_coverage(3), 0.75);
-        assert!(whole_range_coverage(5) < 0.95 && whole_range_coverage(6) > 0.95);
     }
 
     #[test]

@@ -102,6 +102,20 @@ fn order_statistic_rank(n: usize, confidence: f64) -> usize {
     k.min((n - 1) / 2)
 }
 
+/// The probability that the whole range of `n` samples holds their true median, `1 − 2·½ⁿ`:
+/// what [`Estimate::median`]'s interval reaches when `n` is too small for the confidence asked
+/// (0 for one sample, 75% for three, 97% for six).
+///
+/// ```
+/// use interceptor_bench::paired::stats::whole_range_coverage;
+/// assert_eq!(whole_range_coverage(1), 0.0);
+/// assert_eq!(whole_range_coverage(3), 0.75);
+/// assert!(whole_range_coverage(5) < 0.95 && whole_range_coverage(6) > 0.95);
+/// ```
+pub fn whole_range_coverage(n: usize) -> f64 {
+    1.0 - 2.0 * 0.5f64.powi(i32::try_from(n).unwrap_or(i32::MAX))
+}
+
 /// The median of `samples`, `NaN` for none.
 ///
 /// ```
